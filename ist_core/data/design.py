@@ -118,3 +118,22 @@ def sparsity(meta: pd.DataFrame, level: str) -> float:
     """Fraction of empty cells in the cause x OE matrix at ``level``."""
     matrix = cause_oe_matrix(meta, level).to_numpy()
     return float(np.mean(matrix == 0))
+
+
+def describe(dataset) -> dict:
+    """Size, channels, causes, OEs per level, cells per cause and matrix sparsity of a dataset."""
+    meta = dataset.meta
+    n, c, h, w = dataset.images.shape
+    levels = [lvl for lvl in ("series", "plate", "section", "well") if lvl in meta.columns]
+    return {
+        "name": dataset.name,
+        "images": int(n),
+        "channels": list(dataset.channels),
+        "image_size": [int(h), int(w)],
+        "causes": int(meta["y"].nunique()),
+        "unit": dataset.unit,
+        "units": int(meta[dataset.unit].nunique()),
+        "oes_per_level": {lvl: int(meta[lvl].nunique()) for lvl in levels},
+        "cells_per_cause": {name: int((meta["y_name"] == name).sum()) for name in dataset.cause_names},
+        "sparsity": {lvl: sparsity(meta, lvl) for lvl in ("plate", "series")},
+    }

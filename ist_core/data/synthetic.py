@@ -41,7 +41,7 @@ LATENTS = (
 )
 # How strongly each OE level draws nuisance and shifts biology, relative to the series.
 LEVEL_SCALE = {"series": 1.0, "plate": 0.7, "section": 0.4, "well": 0.3}
-CONFOUNDER_SCALE = {"series": 1.0, "plate": 0.6, "section": 0.25, "well": 0.0}
+CONFOUNDER_SCALE = {"series": 0.7, "plate": 0.5, "section": 0.2, "well": 0.0}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from ist_core.cli import main
+
+
+def test_describe_json(capsys):
+    assert main(["data", "describe", "synthetic-lincs", "--size", "tiny", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["causes"] == 9 and "section" not in info["oes_per_level"]
+    assert 0 < info["sparsity"]["series"] < info["sparsity"]["plate"] < 1
+
+
+def test_describe_knobs_reach_the_generator(capsys):
+    assert main(["data", "describe", "synthetic-grid", "--size", "tiny", "--knob", "image_size=48",
+                 "--knob", "channels=4", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["image_size"] == [48, 48] and len(info["channels"]) == 4
+
+
+def test_diagnose_text(capsys):
+    assert main(["diagnose", "synthetic-grid", "--size", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "(a) plate from pixels" in out and "(c) from latents" in out
+
+
+def test_splits_json(capsys):
+    assert main(["splits", "synthetic-grid", "--size", "tiny", "--level", "3", "--json"]) == 0
+    folds = json.loads(capsys.readouterr().out)
+    assert [f["held_out"] for f in folds] == [["s1"], ["s2"]]
+    assert all(f["n_test"] > 0 for f in folds)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["data", "describe", "mnist"], "unknown dataset 'mnist'"),
+    (["splits", "synthetic-lincs", "--size", "tiny", "--level", "1"], "level 1"),
+    (["data", "describe", "synthetic-grid", "--knob", "colour"], "KEY=VALUE"),
+    (["splits", "synthetic-grid", "--size", "tiny", "--level", "7"], "unknown level"),
+])
+def test_bad_input_is_a_clear_error(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ist: error:") and message in err
