@@ -148,7 +148,7 @@ def _oe_draw(cfg: SyntheticConfig, level: str, name: str) -> dict:
         "log_gamma": rng.normal(0, 0.15 * s, c),
         "background": rng.normal(0, 0.03 * s, c),
         "gradient": rng.normal(0, 0.2 * s, 2),
-        "log_blur": rng.normal(0, 0.4 * s),
+        "log_blur": rng.normal(0, 0.3 * s),
         "log_noise": rng.normal(0, 0.4 * s),
         "crosstalk": np.abs(rng.normal(0, 0.06 * s, (c, c))),
         "dz": rng.normal(0, 0.35 * CONFOUNDER_SCALE[level] * cfg.confounding, len(LATENTS)),
@@ -229,6 +229,10 @@ def render_cell(z: np.ndarray, cell_seed: int, size: int, n_channels: int) -> np
     amp = rng.normal(0, 0.12, 4) / (harmonics - 1)
     edge = 1 + np.sum(amp[:, None, None] * np.cos(harmonics[:, None, None] * phi
                                                  + rng.uniform(0, 2 * np.pi, 4)[:, None, None]), 0)
+    for _ in range(rng.integers(0, 4)):  # lamellipodia: lobes pushed out of the outline
+        angle = rng.uniform(-np.pi, np.pi)
+        lobe = np.angle(np.exp(1j * (phi - angle)))
+        edge = edge + rng.uniform(0.15, 0.45) * np.exp(-0.5 * (lobe / rng.uniform(0.15, 0.4)) ** 2)
     depth = (edge - rho) * b  # approx. distance inside the outline, [-1, 1] units
     cell = _sigmoid(depth / (0.6 * px))
     cortex = cell * np.exp(-np.clip(depth, 0, None) / (1.2 * px))
