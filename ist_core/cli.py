@@ -88,15 +88,27 @@ def cmd_splits(args):
 def cmd_book_run(args):
     from .book import run_book
 
-    params = {key: _value(value) for key, value in args.parameter or []}
-    html = run_book(profile=args.profile, parameters=params, build=not args.no_build)
-    print(f"book executed{'' if args.no_build else f'; HTML in {html}'}")
+    # values stay text: the runner casts each to the type of the chapter's default
+    params = dict(args.parameter or [])
+    out = run_book(profile=args.profile, parameters=params, chapters=args.chapter,
+                   build=not args.no_build)
+    print(f"executed notebooks in {out}" if args.no_build else f"HTML in {out}")
 
 
 def cmd_book_build(args):
     from .book import build_book
 
     print(f"HTML in {build_book()}")
+
+
+def cmd_book_sync(args):
+    from .book import sync_notebooks
+
+    changed = sync_notebooks(check=args.check)
+    if args.check and changed:
+        raise RuntimeError(f"paired notebooks out of sync: {[str(p) for p in changed]}; "
+                           "run `ist book sync`")
+    print(f"{len(changed)} paired notebook(s) {'out of sync' if args.check else 'written'}")
 
 
 def _dataset_args(p):
@@ -137,10 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="quick", help="tiny, quick or paper")
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="chapter parameter passed to papermill (repeatable)")
+    p.add_argument("--chapter", action="append", metavar="NAME",
+                   help="run only this chapter, e.g. data (repeatable)")
     p.add_argument("--no-build", action="store_true", help="execute only")
     p.set_defaults(func=cmd_book_run)
     p = book.add_parser("build", help="build the HTML from already executed chapters")
     p.set_defaults(func=cmd_book_build)
+    p = book.add_parser("sync", help="write the paired, output-free book/*.ipynb from book/*.md")
+    p.add_argument("--check", action="store_true", help="only report notebooks out of sync")
+    p.set_defaults(func=cmd_book_sync)
     return parser
 
 

@@ -54,7 +54,7 @@ def test_dependencies_are_ranges_not_pins():
 
 def test_ist_help_on_every_subcommand():
     commands = [[], ["data"], ["data", "describe"], ["data", "fetch"], ["diagnose"],
-                ["splits"], ["book"], ["book", "run"], ["book", "build"]]
+                ["splits"], ["book"], ["book", "run"], ["book", "build"], ["book", "sync"]]
     for cmd in commands:
         out = subprocess.run([sys.executable, "-m", "ist_core.cli", *cmd, "--help"],
                              capture_output=True, text=True, check=True).stdout

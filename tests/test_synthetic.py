@@ -95,7 +95,7 @@ def test_counterfactual_unknown_oe(grid_tiny):
 
 def test_paper_size_is_grid_scale():
     cfg = config_for("synthetic-grid", "paper")
-    from ist_core.data.synthetic import _design_table
+    from ist_core.data.synthetic import design_table
 
-    meta, _ = _design_table(cfg)
+    meta, _ = design_table(cfg)
     assert 15000 <= len(meta) <= 20000 and cfg.image_size >= 64

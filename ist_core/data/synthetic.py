@@ -315,7 +315,7 @@ def image_cell(clean: np.ndarray, env: dict, cell_seed: int) -> np.ndarray:
 # ---------------------------------------------------------------- whole datasets
 
 
-def _design_table(cfg: SyntheticConfig) -> tuple[pd.DataFrame, str]:
+def design_table(cfg: SyntheticConfig) -> tuple[pd.DataFrame, str]:
     """One row per cell: OE path, unit, cause and the cell's own seed."""
     if cfg.design == "grid":
         wells = grid_design(cfg.n_causes, cfg.units_per_cause, cfg.n_series,
@@ -353,7 +353,7 @@ def _render_rows(cfg: SyntheticConfig, rows: pd.DataFrame, unit_col: str,
     latents = np.empty((n, len(LATENTS)), np.float32)
     iterator = enumerate(rows.itertuples(index=False))
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         iterator = tqdm(iterator, total=n, desc="rendering cells", unit="cell")
     for i, row in iterator:
@@ -377,7 +377,7 @@ def make_dataset(name: str, size: str = "quick", seed: int = 0, progress: bool |
                  **knobs) -> Dataset:
     """Render a synthetic dataset (``synthetic-grid`` or ``synthetic-lincs``); deterministic per seed."""
     cfg = config_for(name, size, seed, **knobs)
-    meta, unit_col = _design_table(cfg)
+    meta, unit_col = design_table(cfg)
     envs = {well: environment(cfg, path) for well, path in _paths(meta).items()}
     if progress is None:
         progress = len(meta) >= 5000

@@ -1,0 +1,478 @@
+"""Figures and tables for the book, built from a dataset (or stored results), never
+from state left in a notebook.
+
+Every plotting function returns a :class:`matplotlib.figure.Figure` that is already
+closed in pyplot: a notebook shows it once, as the value of the cell, and a script can
+``fig.savefig(...)`` it.
+
+Colour convention of the composites (:func:`to_rgb`): nucleus blue, mitochondria
+green, actin / cytoskeleton red, membrane a dim grey on top, any other channel from
+a fixed fallback palette.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .data.store import OE_LEVELS, Dataset
+
+# Channel name (lower case) -> RGB weight of that channel in a composite.
+CHANNEL_COLOURS: dict[str, tuple[float, float, float]] = {
+    "nucleus": (0.0, 0.0, 1.0),
+    "dna": (0.0, 0.0, 1.0),
+    "mitochondria": (0.0, 1.0, 0.0),
+    "mito": (0.0, 1.0, 0.0),
+    "actin": (1.0, 0.0, 0.0),
+    "cytoskeleton": (1.0, 0.0, 0.0),
+    "agp": (1.0, 0.0, 0.0),
+    "membrane": (0.35, 0.35, 0.35),
+}
+# Figures are drawn at this resolution and sized to fit the book's text column
+# (about 8 inches), so they appear at their natural size, labels readable.
+DPI = 100
+# For channels with other names, in order of appearance.
+FALLBACK_COLOURS = [(1.0, 1.0, 0.0), (0.0, 1.0, 1.0), (1.0, 0.0, 1.0), (0.5, 0.5, 0.5)]
+SCALINGS = ("global", "image", "none")
+
+
+def channel_colours(channels: Sequence[str]) -> np.ndarray:
+    """RGB weight of each channel, ``(C, 3)``, following :data:`CHANNEL_COLOURS`."""
+    out, spare = [], iter(FALLBACK_COLOURS * len(channels))
+    for name in channels:
+        out.append(CHANNEL_COLOURS.get(str(name).lower()) or next(spare))
+    return np.asarray(out, dtype=np.float32)
+
+
+def to_rgb(
+    images: np.ndarray,
+    channels: Sequence[str],
+    scale: str = "global",
+    percentiles: tuple[float, float] = (0.5, 99.5),
+) -> np.ndarray:
+    """Composite multichannel images ``(N, C, H, W)`` (or one ``(C, H, W)``) into RGB
+    ``(N, H, W, 3)`` (or ``(H, W, 3)``) in [0, 1].
+
+    ``scale`` sets how each channel is stretched before colouring: ``"global"`` maps the
+    given percentiles of that channel over *all* images passed to 0 and 1, so brightness
+    differences between images (e.g. between plates) stay visible; ``"image"`` does so
+    per image, which shows shape best but hides intensity batch effects; ``"none"`` uses
+    the stored values, already in [0, 1].
+    """
+    x = np.asarray(images, dtype=np.float32)
+    single = x.ndim == 3
+    if single:
+        x = x[None]
+    if x.ndim != 4:
+        raise ValueError(f"images must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    if x.shape[1] != len(channels):
+        raise ValueError(f"{x.shape[1]} channels in the images but {len(channels)} names given")
+    x = stretch(x, scale, percentiles)
+    rgb = np.clip(np.einsum("nchw,ck->nhwk", x, channel_colours(channels)), 0.0, 1.0)
+    return rgb[0] if single else rgb
+
+
+def stretch(x: np.ndarray, scale: str = "global", percentiles=(0.5, 99.5)) -> np.ndarray:
+    """Map each channel of ``x`` ``(N, C, H, W)`` to [0, 1] as described in :func:`to_rgb`."""
+    if scale not in SCALINGS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {SCALINGS}")
+    x = np.asarray(x, dtype=np.float32)
+    if scale == "none":
+        return np.clip(x, 0.0, 1.0)
+    axes = (0, 2, 3) if scale == "global" else (2, 3)
+    lo = np.percentile(x, percentiles[0], axis=axes, keepdims=True)
+    hi = np.percentile(x, percentiles[1], axis=axes, keepdims=True)
+    return np.clip((x - lo) / np.maximum(hi - lo, 1e-6), 0.0, 1.0)
+
+
+def natural_key(name) -> list:
+    """Sort key that orders ``plate2`` before ``plate10``."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name))]
+
+
+def _group_order(dataset: Dataset, by: str) -> list:
+    """Groups of column ``by`` in display order: causes by code, OEs by series then name."""
+    meta = dataset.meta
+    if by not in meta.columns:
+        choices = ["y_name", "y", dataset.unit, *dataset.oe_levels]
+        raise ValueError(f"cannot group by {by!r}; choose one of {choices}")
+    if by in ("y", "y_name"):
+        return meta.sort_values("y")[by].drop_duplicates().tolist()
+    if by in OE_LEVELS:
+        return ordered_oes(dataset, by)
+    return sorted(meta[by].unique(), key=natural_key)
+
+
+def ordered_oes(dataset: Dataset, level: str) -> list[str]:
+    """OE names at ``level`` ordered coarse to fine: by series, then plate, ... then name."""
+    if level not in dataset.oe_levels:
+        raise ValueError(
+            f"{dataset.name} has no OE level {level!r}; choose one of {dataset.oe_levels}"
+        )
+    parents = list(dataset.oe_levels[: dataset.oe_levels.index(level) + 1])
+    pairs = dataset.meta[parents].drop_duplicates(subset=[level])
+    rows = sorted(pairs.itertuples(index=False), key=lambda r: [natural_key(v) for v in r])
+    return [str(r[-1]) for r in rows]
+
+
+def _figure(nrows: int, ncols: int, figsize, **kw):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, dpi=DPI, **kw)
+    plt.close(fig)  # shown once, as the cell's value, not again by the inline backend
+    return fig, axes
+
+
+def plot_cell_grid(
+    dataset: Dataset,
+    by: str = "y_name",
+    n_per_group: int = 6,
+    seed: int = 0,
+    groups: Sequence | None = None,
+    max_groups: int = 12,
+    scale: str = "global",
+    cell_size: float = 0.85,
+):
+    """A grid of example cells: one row per group of column ``by`` (a cause, an OE level,
+    the biological unit), ``n_per_group`` random cells per row, the group name on the left.
+
+    With ``scale="global"`` all cells in the grid share one intensity scale, so rows can
+    be compared (see :func:`to_rgb`). At most ``max_groups`` rows unless ``groups`` names them.
+    """
+    order = _group_order(dataset, by)
+    if groups is None:
+        shown = order[:max_groups]
+    else:
+        unknown = [g for g in groups if g not in set(order)]
+        if unknown:
+            raise ValueError(f"no {by} named {unknown}; the dataset has {order}")
+        shown = list(groups)
+    rng = np.random.default_rng(seed)
+    picks = []
+    for g in shown:
+        idx = np.flatnonzero(dataset.meta[by].to_numpy() == g)
+        picks.append(np.sort(rng.choice(idx, size=min(n_per_group, len(idx)), replace=False)))
+    flat = np.concatenate(picks)
+    rgb = to_rgb(np.asarray(dataset.images[flat]), dataset.channels, scale=scale)
+    fig, axes = _figure(
+        len(shown), n_per_group, (cell_size * n_per_group + 1.6, cell_size * len(shown) + 0.5)
+    )
+    k = 0
+    for row, (g, idx) in enumerate(zip(shown, picks)):
+        for col in range(n_per_group):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+            if col < len(idx):
+                ax.imshow(rgb[k], interpolation="nearest")
+                k += 1
+        axes[row, 0].set_ylabel(str(g), rotation=0, ha="right", va="center", fontsize=10)
+    title = f"Example cells by {'cause' if by in ('y', 'y_name') else by}"
+    if len(shown) < len(order):
+        title += f" ({len(shown)} of {len(order)} shown)"
+    fig.suptitle(title, fontsize=11)
+    fig.subplots_adjust(left=1.5 / fig.get_figwidth(), right=0.99, bottom=0.01,
+                        top=1 - 0.45 / fig.get_figheight(), wspace=0.04, hspace=0.04)
+    return fig
+
+
+def _readable(rgb) -> tuple:
+    """A colour for text on white: pure green and grey darkened."""
+    return tuple(float(v) * 0.75 for v in rgb)
+
+
+def plot_channels(dataset: Dataset, index: int | None = None, seed: int = 0, scale: str = "image"):
+    """One cell shown channel by channel (each in its composite colour) and as the composite."""
+    if index is None:
+        index = int(np.random.default_rng(seed).integers(len(dataset)))
+    image = np.asarray(dataset.images[index])  # (C, H, W)
+    n = len(dataset.channels)
+    fig, axes = _figure(1, n + 1, (min(2.0 * (n + 1), 8.4), 2.4))
+    colours = channel_colours(dataset.channels)
+    for c, name in enumerate(dataset.channels):
+        # one channel alone in grey, easier to read than dark pure blue; its name in its colour
+        grey = stretch(image[None, c : c + 1], scale)[0, 0]  # (H, W)
+        axes[0, c].imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        axes[0, c].set_title(name, fontsize=10, color=_readable(colours[c]))
+    axes[0, n].imshow(to_rgb(image, dataset.channels, scale=scale), interpolation="nearest")
+    axes[0, n].set_title("composite", fontsize=10)
+    for ax in axes[0]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    row = dataset.meta.iloc[index]
+    where = ", ".join(f"{lvl} {row[lvl]}" for lvl in dataset.oe_levels)
+    fig.suptitle(f"cell {index}: {row['y_name']} ({where})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def design_table(dataset: Dataset, level: str = "plate") -> pd.DataFrame:
+    """Cell counts, causes (rows, in code order) x OEs at ``level`` (columns, by series
+    then plate ...): the data behind the paper's Fig. 3 B/C."""
+    from .data.design import cause_oe_matrix
+
+    table = cause_oe_matrix(dataset.meta, level)
+    return table.reindex(index=dataset.cause_names, columns=ordered_oes(dataset, level), fill_value=0)
+
+
+def plot_design_matrix(dataset: Dataset, level: str = "plate", ax=None, held_out: Sequence[str] | None = None,
+                       log: bool = False):
+    """Heatmap of cell counts per cause x OE (paper Fig. 3 B/C). White: the cause was
+    never observed in that OE. Columns are ordered by series, thin lines separate series.
+    ``held_out`` (OE names at any level) outlines the columns a fold would hold out."""
+    import matplotlib
+    from matplotlib.colors import ListedColormap, LogNorm, Normalize
+    from matplotlib.patches import Rectangle
+
+    table = design_table(dataset, level)
+    counts = table.to_numpy().astype(float)
+    n_rows, n_cols = counts.shape
+    if ax is None:
+        width = min(3.0 + 0.25 * n_cols, 8.4)
+        height = min(1.6 + 0.22 * n_rows, 9.0)
+        fig, axes = _figure(1, 1, (width, height), layout="constrained")
+        ax = axes[0, 0]
+    fig = ax.figure
+    shown = np.ma.masked_equal(counts, 0)
+    top_count = max(counts.max(), 2)
+    norm = LogNorm(vmin=1, vmax=top_count) if log else Normalize(0, top_count)
+    # the light end of Blues is cut off so that one cell still stands out from white (absent)
+    cmap = ListedColormap(matplotlib.colormaps["Blues"](np.linspace(0.3, 1.0, 256))).with_extremes(bad="white")
+    im = ax.imshow(shown, aspect="auto", interpolation="nearest", cmap=cmap, norm=norm)
+    bar = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+    bar.set_label("cells", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+
+    series_of = _series_of(dataset, level, table.columns)
+    starts = [0] + [j for j in range(1, n_cols) if series_of[j] != series_of[j - 1]]
+    for j in starts[1:]:
+        ax.axvline(j - 0.5, color="black", lw=1.2)
+    if level != "series":
+        ends = starts[1:] + [n_cols]
+        top = ax.secondary_xaxis("top")
+        top.set_xticks([(s + e - 1) / 2 for s, e in zip(starts, ends)])
+        top.set_xticklabels([series_of[s] for s in starts], fontsize=8)
+        top.tick_params(length=0)
+    if held_out is not None:
+        cols = _held_out_columns(dataset, level, held_out, table.columns)
+        for j in cols:
+            ax.add_patch(Rectangle((j - 0.5, -0.5), 1, n_rows, fill=False, edgecolor="red", lw=2))
+    # too many causes or OEs to name: leave the axis unlabelled rather than illegible
+    if n_rows <= 40:
+        ax.set_yticks(range(n_rows))
+        ax.set_yticklabels(table.index, fontsize=8 if n_rows <= 20 else 6)
+    else:
+        ax.set_yticks([])
+    if n_cols <= 60:
+        ax.set_xticks(range(n_cols))
+        ax.set_xticklabels(table.columns, rotation=90 if n_cols > 6 else 0,
+                           fontsize=8 if n_cols <= 30 else 6)
+    else:
+        ax.set_xticks([])
+    ax.set_xlabel(level if n_cols <= 60 else f"{level} ({n_cols})", fontsize=9)
+    ax.set_ylabel("cause" if n_rows <= 40 else f"cause ({n_rows})", fontsize=9)
+    ax.set_title(f"{dataset.name}: causes x {level}", fontsize=10, pad=16 if level != "series" else 6)
+    return fig
+
+
+def _series_of(dataset: Dataset, level: str, oes) -> list[str]:
+    if level == "series":
+        return list(oes)
+    first = dataset.meta.drop_duplicates(subset=[level]).set_index(level)["series"]
+    return [str(first[oe]) for oe in oes]
+
+
+def _held_out_columns(dataset: Dataset, level: str, held_out, oes) -> list[int]:
+    held = set(map(str, held_out))
+    mask = np.zeros(len(dataset.meta), bool)
+    for lvl in dataset.oe_levels:
+        mask |= dataset.meta[lvl].astype(str).isin(held).to_numpy()
+    if not mask.any():
+        raise ValueError(f"no OE named {sorted(held)} at levels {dataset.oe_levels}")
+    chosen = set(dataset.meta.loc[mask, level])
+    return [j for j, oe in enumerate(oes) if oe in chosen]
+
+
+def plot_designs(datasets: Sequence[Dataset], levels: Sequence[str] = ("plate", "series")):
+    """Fig. 3 B/C for several datasets: one row per dataset, one panel per OE level, panel
+    widths following the number of OEs."""
+    import matplotlib.pyplot as plt
+
+    heights = [1.4 + 0.2 * min(ds.n_causes, 40) for ds in datasets]
+    fig = plt.figure(figsize=(8.4, sum(heights)), dpi=DPI, layout="constrained")
+    plt.close(fig)
+    rows = fig.subfigures(len(datasets), 1, height_ratios=heights, squeeze=False)[:, 0]
+    for sub, ds in zip(rows, datasets):
+        widths = [min(max(ds.meta[level].nunique(), 3), 24) + 4 for level in levels]
+        axes = sub.subplots(1, len(levels), width_ratios=widths, squeeze=False)[0]
+        for ax, level in zip(axes, levels):
+            plot_design_matrix(ds, level=level, ax=ax)
+    return fig
+
+
+def occupancy_table(dataset: Dataset) -> pd.DataFrame:
+    """Per OE level: how many OEs, causes per OE, OEs per cause, and the share of the
+    cause x OE matrix that holds any cell (1.0 = every cause seen in every OE)."""
+    from .data.design import cause_oe_matrix
+
+    rows = []
+    for level in dataset.oe_levels:
+        present = cause_oe_matrix(dataset.meta, level).to_numpy() > 0
+        rows.append({
+            "level": level,
+            "OEs": present.shape[1],
+            "causes per OE": present.sum(0).mean(),
+            "OEs per cause": present.sum(1).mean(),
+            "filled share": present.mean(),
+        })
+    return pd.DataFrame(rows).set_index("level").round(2)
+
+
+def summarize(dataset: Dataset) -> pd.DataFrame:
+    """One-column overview of a dataset: size, image shape, channels, causes, OEs per level."""
+    n, c, h, w = dataset.images.shape
+    info = {
+        "dataset": dataset.name,
+        "images": n,
+        "image size": f"{h} x {w} px",
+        "channels": ", ".join(dataset.channels),
+        "causes": dataset.n_causes,
+        dataset.unit.replace("_", " ") + "s": dataset.meta[dataset.unit].nunique(),
+    }
+    for level in dataset.oe_levels:
+        info[f"{level}s" if level != "series" else "series"] = dataset.meta[level].nunique()
+    return pd.DataFrame({"value": [str(v) for v in info.values()]}, index=list(info))
+
+
+def plot_counterfactuals(
+    dataset: Dataset,
+    index: int | None = None,
+    level: str = "plate",
+    n_targets: int = 7,
+    seed: int = 0,
+    scale: str = "global",
+):
+    """One cell as observed, then the same cell rendered in other OEs at ``level``: the
+    true counterfactuals that only the synthetic benchmark can provide."""
+    from .data.synthetic import render_counterfactual
+
+    rng = np.random.default_rng(seed)
+    if index is None:
+        index = int(rng.integers(len(dataset)))
+    own = str(dataset.meta[level].iloc[index])
+    others = [oe for oe in ordered_oes(dataset, level) if oe != own]
+    targets = [others[i] for i in sorted(rng.choice(len(others), min(n_targets, len(others)), replace=False))]
+    stack = [np.asarray(dataset.images[index])]
+    stack += [np.asarray(render_counterfactual(dataset, [index], oe))[0] for oe in targets]
+    rgb = to_rgb(np.stack(stack), dataset.channels, scale=scale)
+    fig, axes = _figure(1, len(stack), (min(1.2 * len(stack), 8.4), 2.0))
+    for j, (ax, oe) in enumerate(zip(axes[0], [own, *targets])):
+        ax.imshow(rgb[j], interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(("observed\n" if j == 0 else "rendered in\n") + oe, fontsize=8)
+        if j == 0:
+            for side in ax.spines.values():
+                side.set_edgecolor("red")
+                side.set_linewidth(2)
+    fig.suptitle(f"cell {index} ({dataset.meta['y_name'].iloc[index]}) in other {level}s", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_diagnostics(result: dict):
+    """The shortcut diagnostics of :func:`ist_core.diagnostics.diagnose` as bars: plate
+    accuracy from pixels against chance; cause macro-F1 on an IID split, leaving a plate out
+    and leaving a series out, from pixels and (synthetic data) from the true latents."""
+    fig, axes = _figure(1, 2, (8.4, 3.0), gridspec_kw={"width_ratios": [1, 2.4]})
+    left, right = axes[0]
+    left.bar(["plate from\npixels"], [result["plate_accuracy_pixels"]], color="tab:gray", width=0.5)
+    left.axhline(result["plate_chance"], color="black", ls="--", lw=1, label="chance")
+    left.set_ylim(0, 1.05)
+    left.set_ylabel("accuracy")
+    left.legend(loc="lower right", fontsize=8)
+    sources = [("pixels", "pixels")]
+    if "cause_f1_iid_latents" in result:
+        sources.append(("true latents", "latents"))
+    splits = [("iid", "IID", "tab:blue"), ("plate_out", "leave one plate out", "tab:orange"),
+              ("series_out", "leave one series out", "tab:red")]
+    width = 0.26
+    for k, (label, key) in enumerate(sources):
+        for j, (split, name, colour) in enumerate(splits):
+            x, v = k + (j - 1) * width, result[f"cause_f1_{split}_{key}"]
+            right.bar([x], [v], width, color=colour, label=name if k == 0 else None)
+            right.text(x, v + 0.02, f"{v:.2f}", ha="center", fontsize=8)
+    right.axhline(1.0 / result["n_causes"], color="black", ls="--", lw=1, label="chance (1 / causes)")
+    right.set_xticks(range(len(sources)))
+    right.set_xticklabels([f"cause from {label}" for label, _ in sources])
+    right.set_ylim(0, 1.05)
+    right.set_ylabel("macro-F1")
+    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(f"{result['dataset']}: is the plate an easier cue than the cause?", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def describe_diagnostics(result: dict) -> str:
+    """The diagnostics in one Markdown paragraph, numbers filled in from ``result``."""
+    text = (
+        f"A linear classifier names the plate of a held-out cell from its pooled pixels with "
+        f"accuracy **{result['plate_accuracy_pixels']:.2f}**, where guessing would reach "
+        f"{result['plate_chance']:.2f}. The same kind of classifier predicts the cause with "
+        f"macro-F1 **{result['cause_f1_iid_pixels']:.2f}** on an IID split, "
+        f"**{result['cause_f1_plate_out_pixels']:.2f}** when a whole plate is held out "
+        f"(mean of {result['plate_folds']} folds) and "
+        f"**{result['cause_f1_series_out_pixels']:.2f}** when a whole series is held out "
+        f"(mean of {result['series_folds']} folds)."
+    )
+    if "cause_f1_iid_latents" in result:
+        text += (
+            f" Given the true phenotype latents instead of pixels it reaches "
+            f"**{result['cause_f1_iid_latents']:.2f}** (IID), "
+            f"**{result['cause_f1_plate_out_latents']:.2f}** (leave one plate out) and "
+            f"**{result['cause_f1_series_out_latents']:.2f}** (leave one series out)."
+        )
+    return text
+
+
+def diagnostics_table(results: list[dict]) -> pd.DataFrame:
+    """Several :func:`ist_core.diagnostics.diagnose` results side by side, one column each."""
+    rows = {
+        "plate accuracy (pixels)": "plate_accuracy_pixels",
+        "plate chance": "plate_chance",
+    }
+    for kind in ("pixels", "latents"):
+        for split, name in (("iid", "IID"), ("plate_out", "leave plate out"),
+                            ("series_out", "leave series out")):
+            rows[f"cause F1, {kind}, {name}"] = f"cause_f1_{split}_{kind}"
+    table = {r["dataset"]: [r.get(key, np.nan) for key in rows.values()] for r in results}
+    return pd.DataFrame(table, index=list(rows)).round(3)
+
+
+def profile_table() -> pd.DataFrame:
+    """Size of the synthetic datasets under each profile, from the generator's configs
+    (nothing is rendered)."""
+    from .data import synthetic
+
+    rows = []
+    for name, design in synthetic.DESIGN_OF.items():
+        for size in synthetic.SIZES[design]:
+            cfg = synthetic.config_for(name, size)
+            cells, _ = synthetic.design_table(cfg)
+            rows.append({
+                "profile": size,
+                "dataset": name,
+                "images": len(cells),
+                "image size": f"{cfg.image_size} px",
+                "causes": cells["y"].nunique(),
+                "series": cells["series"].nunique(),
+                "plates": cells["plate"].nunique(),
+            })
+    order = {p: i for i, p in enumerate(("tiny", "quick", "paper"))}
+    table = pd.DataFrame(rows).sort_values("profile", key=lambda s: s.map(order), kind="stable")
+    return table.set_index(["profile", "dataset"])

@@ -1,0 +1,268 @@
+"""The book: chapter conventions, the papermill runner, the Jupyter Book build, the
+rendered pages in a real browser, and the Colab launch links."""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from ist_core.book import (
+    BookError,
+    chapter_parameters,
+    chapter_paths,
+    find_root,
+    read_chapter,
+    run_book,
+    sync_notebooks,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# figures each built chapter must show (a floor, so adding figures keeps the test valid)
+MIN_FIGURES = {"intro": 0, "data": 7}
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+# ---------------------------------------------------------------- chapter conventions
+
+
+def test_toc_lists_intro_first_and_every_chapter_exists():
+    paths = chapter_paths(ROOT)
+    assert [p.relative_to(ROOT).as_posix() for p in paths[:2]] == ["book/intro.md", "book/data.md"]
+    assert find_root(ROOT) == ROOT
+
+
+def test_every_chapter_has_an_in_sync_output_free_ipynb_twin():
+    assert sync_notebooks(ROOT, check=True) == [], "run ist_core.book.sync_notebooks()"
+    for md in chapter_paths(ROOT):
+        nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+        nbformat.validate(nb)
+        for cell in code_cells(nb):
+            assert cell.outputs == [] and cell.execution_count is None, md.name
+
+
+def test_sync_notice_an_edited_chapter(tmp_path):
+    book = make_book(tmp_path, {"one": "x = 1"})
+    assert sync_notebooks(book) == [book / "book" / "one.ipynb"]
+    assert sync_notebooks(book, check=True) == []
+    md = book / "book" / "one.md"
+    md.write_text(md.read_text().replace("x = 1", "x = 2"))
+    assert sync_notebooks(book, check=True) == [book / "book" / "one.ipynb"]
+
+
+def test_first_cell_installs_from_the_configured_repository_on_colab_only():
+    url = CONFIG["repository"]["url"]
+    for md in chapter_paths(ROOT):
+        first = code_cells(read_chapter(md))[0].source
+        assert 'if "google.colab" in sys.modules:' in first, md.name
+        found = re.findall(r'repository = "([^"]+)"', first)
+        assert found == [url], f"{md.name}: Colab installs from {found}, _config.yml says {url}"
+        assert "%pip install" in first and "git+{repository}" in first
+
+
+def test_second_cell_is_the_parameters_cell_with_profile_quick():
+    for md in chapter_paths(ROOT):
+        second = code_cells(read_chapter(md))[1]
+        assert "parameters" in second.metadata.get("tags", []), md.name
+        params = chapter_parameters(md)
+        assert params["profile"] == "quick", md.name
+
+
+def test_config_builds_from_staging_without_executing():
+    assert CONFIG["execute"]["execute_notebooks"] == "off"
+    assert {".venv", "**/.venv", "_build"} <= set(CONFIG["exclude_patterns"])
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+
+
+# ---------------------------------------------------------------- the runner on a tiny book
+
+
+def make_book(root: Path, chapters: dict[str, str], params: str = 'profile = "quick"\nseed = 0') -> Path:
+    """A book in ``root`` with one chapter per entry; each chapter runs the given code."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "_config.yml").write_text(
+        "title: test\nexecute:\n  execute_notebooks: 'off'\nonly_build_toc_files: true\n"
+        "exclude_patterns: [_build]\n"
+    )
+    names = list(chapters)
+    toc = f"format: jb-book\nroot: book/{names[0]}\n"
+    if len(names) > 1:
+        toc += "chapters:\n" + "".join(f"  - file: book/{n}\n" for n in names[1:])
+    (root / "_toc.yml").write_text(toc)
+    (root / "book").mkdir(exist_ok=True)
+    for name, code in chapters.items():
+        (root / "book" / f"{name}.md").write_text(
+            "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+            "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
+            f"# Chapter {name}\n\n```{{code-cell}} ipython3\n:tags: [parameters]\n\n{params}\n```\n\n"
+            f"```{{code-cell}} ipython3\n{code}\n```\n"
+        )
+    return root
+
+
+def test_failing_chapter_fails_the_run_and_names_the_chapter(tmp_path, capsys):
+    book = make_book(tmp_path / "b", {
+        "fine": "print('fine ran')",
+        "broken": "raise ValueError('the fold has no test cells')",
+        "after": "print('never')",
+    })
+    with pytest.raises(BookError) as err:
+        run_book("tiny", root=book, build=False)
+    message = str(err.value)
+    assert "chapter 'broken'" in message and "book/broken.md" in message
+    assert "ValueError: the fold has no test cells" in message
+    out = capsys.readouterr().out
+    assert "fine done in" in out and "[3/3]" not in out  # progress per chapter; stops at the failure
+    assert not (book / "_build" / "src" / "book" / "broken.ipynb").exists()
+
+
+def test_parameters_are_injected_and_typed_from_the_default(tmp_path):
+    book = make_book(tmp_path / "b", {
+        "typed": "assert profile == 'tiny' and seed == 3 and isinstance(seed, int), (profile, seed)",
+    })
+    stage = run_book("tiny", parameters={"seed": "3"}, root=book, build=False)
+    nb = nbformat.read(stage / "book" / "typed.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "seed = 3" in injected[0].source
+    with pytest.raises(BookError, match=r"expects int \(default 0\)"):
+        run_book("tiny", parameters={"seed": "three"}, root=book, build=False)
+
+
+def test_unknown_profile_or_parameter_is_refused_before_anything_runs(tmp_path):
+    book = make_book(tmp_path / "b", {"one": "x = 1"})
+    with pytest.raises(BookError, match=r"unknown profile 'huge'.*tiny.*quick.*paper"):
+        run_book("huge", root=book, build=False)
+    with pytest.raises(BookError, match=r"unknown parameter\(s\) \['lr'\].*one: profile, seed"):
+        run_book("tiny", parameters={"lr": 0.1}, root=book, build=False)
+    with pytest.raises(BookError, match="no chapter 'two'"):
+        run_book("tiny", chapters=["two"], root=book, build=False)
+    assert not (book / "_build" / "executed").exists()
+
+
+def test_a_chapter_without_parameters_cell_is_refused(tmp_path):
+    book = make_book(tmp_path / "b", {"one": "x = 1"}, params="x = 0")
+    with pytest.raises(BookError, match="must define `profile`"):
+        run_book("tiny", root=book, build=False)
+
+
+def test_the_real_book_refuses_unknown_parameters_naming_valid_ones():
+    with pytest.raises(BookError, match=r"unknown parameter\(s\) \['datset'\].*data: profile, dataset, seed"):
+        run_book("tiny", parameters={"datset": "grid"}, root=ROOT, build=False)
+
+
+def test_build_before_run_says_what_to_do(tmp_path):
+    from ist_core.book import build_book
+
+    book = make_book(tmp_path / "b", {"one": "x = 1"})
+    with pytest.raises(BookError, match="have not been run"):
+        build_book(book)
+
+
+@pytest.mark.slow
+def test_a_warning_fails_the_build_and_is_shown(tmp_path):
+    from ist_core.book import build_book
+
+    book = make_book(tmp_path / "b", {"one": "x = 1"})
+    md = book / "book" / "one.md"
+    md.write_text(md.read_text() + "\nSee {ref}`no-such-label`.\n")
+    run_book("tiny", root=book, build=False)
+    with pytest.raises(BookError, match="(?s)warnings are errors.*no-such-label"):
+        build_book(book)
+
+
+# ---------------------------------------------------------------- the whole book at `tiny`
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Run every chapter at `tiny` and build the HTML (warnings are errors)."""
+    out = tmp_path_factory.mktemp("book")
+    html = run_book("tiny", root=ROOT, out_dir=out)
+    return out / "_build", html
+
+
+@pytest.mark.slow
+def test_whole_book_runs_and_builds_at_tiny(built):
+    build_dir, html = built
+    assert html == build_dir / "html"
+    for md in chapter_paths(ROOT):
+        page = html / md.relative_to(ROOT).with_suffix(".html")
+        assert page.is_file(), page
+        executed = nbformat.read(build_dir / "src" / md.relative_to(ROOT).with_suffix(".ipynb"), 4)
+        for cell in code_cells(executed):
+            for output in cell.outputs:
+                assert output.output_type != "error", (md.name, cell.source)
+                # a warning printed into the rendered book is a bug to fix, not to show
+                assert output.get("name") != "stderr", (md.name, cell.source, output.get("text"))
+    assert (html / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_colab_links_name_notebooks_in_the_repository(built):
+    _, html = built
+    repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    prefix = f"{CONFIG['launch_buttons']['colab_url']}/github/{repo}/blob/{CONFIG['repository']['branch']}/"
+    for md in chapter_paths(ROOT):
+        page = (html / md.relative_to(ROOT).with_suffix(".html")).read_text()
+        links = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', page))
+        assert links, f"no Colab launch button on {md.name}"
+        for link in links:
+            assert link.startswith(prefix), link
+            target = ROOT / link.removeprefix(prefix)
+            assert target.suffix == ".ipynb" and target.is_file(), f"{link} names no notebook in the tree"
+
+
+def chromium_or_skip() -> str:
+    """Chromium's path; skip with the reason when absent, except on CI where it must exist."""
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "the playwright package is not installed (pip install -e '.[dev]')"
+    if problem is None and not Path(path).is_file():
+        problem = f"no Chromium at {path} (apt-get install chromium, or set CHROMIUM)"
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {problem}")
+        pytest.skip(problem)
+    return path
+
+
+@pytest.mark.slow
+def test_built_pages_show_their_figures_in_a_browser(built):
+    _, html = built
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            for md in chapter_paths(ROOT):
+                url = (html / md.relative_to(ROOT).with_suffix(".html")).as_uri()
+                page.goto(url, wait_until="load")
+                assert page.title().startswith(page.locator("article h1").first.inner_text()[:10])
+                sizes = page.eval_on_selector_all(
+                    "article img", "els => els.map(e => [e.complete, e.naturalWidth, e.src])"
+                )
+                broken = [src for done, width, src in sizes if not (done and width > 0)]
+                assert not broken, f"{md.stem}: images that did not load: {broken}"
+                floor = MIN_FIGURES.get(md.stem, 0)
+                assert len(sizes) >= floor, f"{md.stem}: {len(sizes)} figures, expected >= {floor}"
+                # no traceback or papermill error banner made it onto the page
+                text = page.locator("article").inner_text()
+                assert "Traceback" not in text and "An Exception was encountered" not in text
+        finally:
+            browser.close()
