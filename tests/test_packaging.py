@@ -26,7 +26,7 @@ def _pyproject() -> set[str]:
     names = {_name(r) for r in project["dependencies"]}
     for extra in project["optional-dependencies"].values():
         names |= {_name(r) for r in extra}
-    return names
+    return names - {project["name"]}  # extras that include other extras
 
 
 def _environment() -> set[str]:
