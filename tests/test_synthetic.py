@@ -99,3 +99,13 @@ def test_paper_size_is_grid_scale():
 
     meta, _ = design_table(cfg)
     assert 15000 <= len(meta) <= 20000 and cfg.image_size >= 64
+
+
+def test_load_dataset_renders_once_and_shares_read_only_arrays():
+    a = load_dataset("synthetic-lincs", size="tiny", seed=5)
+    b = load_dataset("synthetic-lincs", size="tiny", seed=5)
+    assert a.images is b.images and not a.images.flags.writeable
+    a.meta["extra"] = 1  # callers may annotate their own table
+    assert "extra" not in b.meta
+    c = load_dataset("synthetic-lincs", size="tiny", seed=5, nuisance=0.5)
+    assert c.images is not a.images

@@ -6,6 +6,9 @@ package and the book use.
 
 from __future__ import annotations
 
+import dataclasses
+from functools import lru_cache
+
 from .store import Dataset, MetadataError, load_store, save_store
 
 SYNTHETIC = ("synthetic-grid", "synthetic-lincs")
@@ -21,14 +24,25 @@ def load_dataset(name: str, size: str = "quick", seed: int = 0, **knobs) -> Data
     under the data directory (``ist data fetch NAME`` first).
     """
     if name in SYNTHETIC:
-        from .synthetic import make_dataset
-
-        return make_dataset(name, size=size, seed=seed, **knobs)
+        cached = _render_synthetic(name, size, seed, tuple(sorted(knobs.items())))
+        # a fresh table per call, so callers may add columns; the arrays are shared read-only
+        return dataclasses.replace(cached, meta=cached.meta.copy())
     if name in REAL:
         from .zenodo import load_real
 
         return load_real(name)
     raise ValueError(f"unknown dataset {name!r}; choose one of {list(DATASETS)}")
+
+
+@lru_cache(maxsize=4)
+def _render_synthetic(name: str, size: str, seed: int, knobs: tuple) -> Dataset:
+    """Render once per process: chapters load the same dataset several times."""
+    from .synthetic import make_dataset
+
+    dataset = make_dataset(name, size=size, seed=seed, **dict(knobs))
+    dataset.images.flags.writeable = False
+    dataset.latents.flags.writeable = False
+    return dataset
 
 
 __all__ = ["Dataset", "MetadataError", "load_store", "save_store", "load_dataset", "DATASETS"]
