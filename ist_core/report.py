@@ -335,17 +335,19 @@ def occupancy_table(dataset: Dataset) -> pd.DataFrame:
 
 def summarize(dataset: Dataset) -> pd.DataFrame:
     """One-column overview of a dataset: size, image shape, channels, causes, OEs per level."""
-    n, c, h, w = dataset.images.shape
+    from .data.design import describe
+
+    d = describe(dataset)
     info = {
-        "dataset": dataset.name,
-        "images": n,
-        "image size": f"{h} x {w} px",
-        "channels": ", ".join(dataset.channels),
-        "causes": dataset.n_causes,
-        dataset.unit.replace("_", " ") + "s": dataset.meta[dataset.unit].nunique(),
+        "dataset": d["name"],
+        "images": d["images"],
+        "image size": "{} x {} px".format(*d["image_size"]),
+        "channels": ", ".join(d["channels"]),
+        "causes": d["causes"],
+        d["unit"].replace("_", " ") + "s": d["units"],
     }
-    for level in dataset.oe_levels:
-        info[f"{level}s" if level != "series" else "series"] = dataset.meta[level].nunique()
+    for level, count in d["oes_per_level"].items():
+        info[f"{level}s" if level != "series" else "series"] = count
     return pd.DataFrame({"value": [str(v) for v in info.values()]}, index=list(info))
 
 
