@@ -209,8 +209,28 @@ def _walks(rng, starts, heading, n_steps, step, wiggle):
     return (starts[:, None, :] + np.cumsum(deltas, axis=1)).reshape(-1, 2)
 
 
+NEIGHBOUR_RATE = 0.4  # share of crops that also catch part of a neighbouring cell
+
+
 def render_cell(z: np.ndarray, cell_seed: int, size: int, n_channels: int) -> np.ndarray:
-    """The clean fluorescence of one cell with phenotype ``z``: (C, size, size), about [0, 1]."""
+    """The clean fluorescence of one cell with phenotype ``z``: (C, size, size), about [0, 1].
+
+    As in crops cut from a field of view, some images also catch the edge of a
+    neighbouring cell of the same well (similar phenotype, its own seed).
+    """
+    image = _draw_cell(z, cell_seed, size, n_channels, np.zeros(2))
+    rng = np.random.default_rng([int(cell_seed), 3])
+    if rng.uniform() < NEIGHBOUR_RATE:
+        angle, distance = rng.uniform(0, 2 * np.pi), rng.uniform(1.35, 1.8)
+        offset = distance * np.array([np.cos(angle), np.sin(angle)])
+        z_near = z + rng.normal(0, 0.5, len(z))
+        image += _draw_cell(z_near, int(rng.integers(0, 2**62)), size, n_channels, offset)
+    return image
+
+
+def _draw_cell(z: np.ndarray, cell_seed: int, size: int, n_channels: int,
+               offset: np.ndarray) -> np.ndarray:
+    """One cell body centred near ``offset`` ([-1, 1] crop units)."""
     rng = np.random.default_rng([int(cell_seed), 1])
     grid = (np.arange(size) + 0.5) / size * 2 - 1
     yy, xx = np.meshgrid(grid, grid, indexing="ij")
@@ -218,7 +238,7 @@ def render_cell(z: np.ndarray, cell_seed: int, size: int, n_channels: int) -> np
 
     # cell body: a rotated ellipse with an irregular outline
     theta = rng.uniform(0, np.pi)
-    centre = rng.normal(0, 0.05, 2)
+    centre = offset + rng.normal(0, 0.05, 2)
     a = 0.58 * np.exp(0.12 * z[0])
     b = a / (1.0 + 1.4 * _sigmoid(z[1]))
     cos, sin = np.cos(theta), np.sin(theta)
