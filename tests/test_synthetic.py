@@ -109,3 +109,24 @@ def test_load_dataset_renders_once_and_shares_read_only_arrays():
     assert "extra" not in b.meta
     c = load_dataset("synthetic-lincs", size="tiny", seed=5, nuisance=0.5)
     assert c.images is not a.images
+
+
+def test_cached_rendering_is_memory_mapped_and_identical(tmp_path, monkeypatch):
+    from ist_core.data import _render_synthetic
+
+    monkeypatch.setenv("IST_DATA_DIR", str(tmp_path))
+    fresh = load_dataset("synthetic-grid", size="tiny", seed=9, cache=True)
+    stores = list((tmp_path / "synthetic").iterdir())
+    assert len(stores) == 1 and stores[0].name.startswith("grid-seed9-")
+    _render_synthetic.cache_clear()
+    again = load_dataset("synthetic-grid", size="tiny", seed=9, cache=True)
+    assert isinstance(again.images, np.memmap)
+    np.testing.assert_array_equal(again.images, fresh.images)
+    np.testing.assert_array_equal(again.latents, fresh.latents)
+    assert again.meta.equals(fresh.meta)
+    # the cached store still knows its generator: counterfactuals work from it
+    np.testing.assert_array_equal(render_counterfactual(again, [3], again.meta["well"][3])[0],
+                                  fresh.images[3])
+    # another knob is another store
+    load_dataset("synthetic-grid", size="tiny", seed=9, cache=True, nuisance=0.5)
+    assert len(list((tmp_path / "synthetic").iterdir())) == 2

@@ -24,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pooch
 
 OE_LEVELS = ("series", "plate", "section", "well")
 UNIT_COLUMNS = ("cell_line", "compound")
 IMAGE_DTYPES = ("uint8", "uint16", "float16", "float32")
+ENV_DIR = "IST_DATA_DIR"
 
 
 class MetadataError(ValueError):
@@ -139,6 +141,18 @@ def validate(images: np.ndarray, meta: pd.DataFrame, unit: str) -> pd.DataFrame:
             "in one OE: give wells globally unique names (e.g. prefix the plate)"
         )
     return meta
+
+
+def data_dir() -> Path:
+    """Where downloads and cached stores live: ``$IST_DATA_DIR``, else a checkout's ``data/``,
+    else a user cache folder."""
+    env = os.environ.get(ENV_DIR)
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "pyproject.toml").is_file() and (repo / "ist_core").is_dir():
+        return repo / "data"
+    return Path(pooch.os_cache("ist-core"))
 
 
 def save_store(dataset: Dataset, path: str | os.PathLike) -> Path:

@@ -18,8 +18,11 @@ counterfactual that no real dataset has.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,6 +122,14 @@ def config_for(name: str, size: str = "quick", seed: int = 0, **knobs) -> Synthe
     if unknown:
         raise ValueError(f"unknown generator knob(s) {unknown}; valid knobs: {sorted(fields)}")
     return SyntheticConfig(design=design, seed=seed, **{**SIZES[design][size], **knobs})
+
+
+def cache_key(cfg: SyntheticConfig) -> str:
+    """A folder name for a rendered dataset: its design, seed and a hash of the full
+    config and of this module's code, so any change to either renders anew."""
+    digest = hashlib.sha1(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode())
+    digest.update(Path(__file__).read_bytes())
+    return f"{cfg.design}-seed{cfg.seed}-{digest.hexdigest()[:12]}"
 
 
 # ---------------------------------------------------------------- randomness keyed on names

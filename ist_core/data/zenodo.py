@@ -53,12 +53,11 @@ import pooch
 import requests
 from tqdm import tqdm
 
-from .store import OE_LEVELS, Dataset, MetadataError, load_store, save_store
+from .store import OE_LEVELS, Dataset, MetadataError, data_dir, load_store, save_store
 
 DOI = "10.5281/zenodo.7830240"
 DOI_URL = f"doi:{DOI}/"
 RECORD_PAGE = f"https://doi.org/{DOI}"
-ENV_DIR = "IST_DATA_DIR"
 ENV_URL = "IST_DATA_URL"
 REGISTRY_FILE = "registry.txt"  # pooch format: "<file name> <alg:hash>" per line
 RETRIES = 1  # one more download attempt after a failed or corrupt one
@@ -146,17 +145,6 @@ NAMES = tuple(SPECS)
 
 
 # --------------------------------------------------------------------------- locations
-
-
-def data_dir() -> Path:
-    """The download cache: ``$IST_DATA_DIR``, else a checkout's ``data/``, else a user cache."""
-    env = os.environ.get(ENV_DIR)
-    if env:
-        return Path(env).expanduser()
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").is_file() and (repo / "ist_core").is_dir():
-        return repo / "data"
-    return Path(pooch.os_cache("ist-core"))
 
 
 def store_path(name: str, data_dir: str | os.PathLike | None = None) -> Path:
