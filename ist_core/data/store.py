@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pooch
 
 OE_LEVELS = ("series", "plate", "section", "well")
 UNIT_COLUMNS = ("cell_line", "compound")
@@ -152,6 +151,8 @@ def data_dir() -> Path:
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file() and (repo / "ist_core").is_dir():
         return repo / "data"
+    import pooch  # imported here: it pulls tqdm.auto, which warns inside notebooks
+
     return Path(pooch.os_cache("ist-core"))
 
 
