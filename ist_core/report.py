@@ -465,7 +465,7 @@ def profile_table() -> pd.DataFrame:
     for name, design in synthetic.DESIGN_OF.items():
         for size in synthetic.SIZES[design]:
             cfg = synthetic.config_for(name, size)
-            cells, _ = synthetic.design_table(cfg)
+            cells, _ = synthetic.cell_table(cfg)
             rows.append({
                 "profile": size,
                 "dataset": name,

@@ -95,9 +95,9 @@ def test_counterfactual_unknown_oe(grid_tiny):
 
 def test_paper_size_is_grid_scale():
     cfg = config_for("synthetic-grid", "paper")
-    from ist_core.data.synthetic import design_table
+    from ist_core.data.synthetic import cell_table
 
-    meta, _ = design_table(cfg)
+    meta, _ = cell_table(cfg)
     assert 15000 <= len(meta) <= 20000 and cfg.image_size >= 64
 
 

@@ -346,7 +346,7 @@ def image_cell(clean: np.ndarray, env: dict, cell_seed: int) -> np.ndarray:
 # ---------------------------------------------------------------- whole datasets
 
 
-def design_table(cfg: SyntheticConfig) -> tuple[pd.DataFrame, str]:
+def cell_table(cfg: SyntheticConfig) -> tuple[pd.DataFrame, str]:
     """One row per cell: OE path, unit, cause and the cell's own seed."""
     if cfg.design == "grid":
         wells = grid_design(cfg.n_causes, cfg.units_per_cause, cfg.n_series,
@@ -408,7 +408,7 @@ def make_dataset(name: str, size: str = "quick", seed: int = 0, progress: bool |
                  **knobs) -> Dataset:
     """Render a synthetic dataset (``synthetic-grid`` or ``synthetic-lincs``); deterministic per seed."""
     cfg = config_for(name, size, seed, **knobs)
-    meta, unit_col = design_table(cfg)
+    meta, unit_col = cell_table(cfg)
     envs = {well: environment(cfg, path) for well, path in _paths(meta).items()}
     if progress is None:
         progress = len(meta) >= 5000
