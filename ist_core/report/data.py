@@ -1,4 +1,5 @@
-"""Figures and tables for the book, built from a dataset (or stored results), never
+"""Figures and tables of the data chapter: cells, channels, designs (Fig. 3), counterfactuals,
+diagnostics, built from a dataset (or stored results), never
 from state left in a notebook.
 
 Every plotting function returns a :class:`matplotlib.figure.Figure` that is already
@@ -18,7 +19,31 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .data.store import OE_LEVELS, Dataset
+from ..data.store import OE_LEVELS, Dataset
+
+__all__ = [
+    "CHANNEL_COLOURS",
+    "DPI",
+    "FALLBACK_COLOURS",
+    "SCALINGS",
+    "channel_colours",
+    "to_rgb",
+    "stretch",
+    "natural_key",
+    "ordered_oes",
+    "plot_cell_grid",
+    "plot_channels",
+    "design_table",
+    "plot_design_matrix",
+    "plot_designs",
+    "occupancy_table",
+    "summarize",
+    "plot_counterfactuals",
+    "plot_diagnostics",
+    "describe_diagnostics",
+    "diagnostics_table",
+    "profile_table",
+]
 
 # Channel name (lower case) -> RGB weight of that channel in a composite.
 CHANNEL_COLOURS: dict[str, tuple[float, float, float]] = {
@@ -214,7 +239,7 @@ def plot_channels(dataset: Dataset, index: int | None = None, seed: int = 0, sca
 def design_table(dataset: Dataset, level: str = "plate") -> pd.DataFrame:
     """Cell counts, causes (rows, in code order) x OEs at ``level`` (columns, by series
     then plate ...): the data behind the paper's Fig. 3 B/C."""
-    from .data.design import cause_oe_matrix
+    from ..data.design import cause_oe_matrix
 
     table = cause_oe_matrix(dataset.meta, level)
     return table.reindex(index=dataset.cause_names, columns=ordered_oes(dataset, level), fill_value=0)
@@ -318,7 +343,7 @@ def plot_designs(datasets: Sequence[Dataset], levels: Sequence[str] = ("plate", 
 def occupancy_table(dataset: Dataset) -> pd.DataFrame:
     """Per OE level: how many OEs, causes per OE, OEs per cause, and the share of the
     cause x OE matrix that holds any cell (1.0 = every cause seen in every OE)."""
-    from .data.design import cause_oe_matrix
+    from ..data.design import cause_oe_matrix
 
     rows = []
     for level in dataset.oe_levels:
@@ -335,7 +360,7 @@ def occupancy_table(dataset: Dataset) -> pd.DataFrame:
 
 def summarize(dataset: Dataset) -> pd.DataFrame:
     """One-column overview of a dataset: size, image shape, channels, causes, OEs per level."""
-    from .data.design import describe
+    from ..data.design import describe
 
     d = describe(dataset)
     info = {
@@ -361,7 +386,7 @@ def plot_counterfactuals(
 ):
     """One cell as observed, then the same cell rendered in other OEs at ``level``: the
     true counterfactuals that only the synthetic benchmark can provide."""
-    from .data.synthetic import render_counterfactual
+    from ..data.synthetic import render_counterfactual
 
     rng = np.random.default_rng(seed)
     if index is None:
@@ -459,7 +484,7 @@ def diagnostics_table(results: list[dict]) -> pd.DataFrame:
 def profile_table() -> pd.DataFrame:
     """Size of the synthetic datasets under each profile, from the generator's configs
     (nothing is rendered)."""
-    from .data import synthetic
+    from ..data import synthetic
 
     rows = []
     for name, design in synthetic.DESIGN_OF.items():
