@@ -1,3 +1,7 @@
+import os
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,3 +95,66 @@ def test_load_store_names_missing_files(tmp_path):
     (tmp_path / "x").mkdir()
     with pytest.raises(MetadataError, match="not a dataset store"):
         load_store(tmp_path / "x")
+
+
+def _toy(value: float) -> Dataset:
+    return Dataset("toy", np.full((6, 3, 8, 8), value, np.float32), _table(), ("a", "b", "c"),
+                   "cell_line", info={"version": value})
+
+
+@pytest.mark.parametrize("step,survivor", [
+    ("write", "old"),           # the new store cannot be written
+    ("first rename", "old"),    # the old store cannot be moved aside
+    ("second rename", "old"),   # the new store cannot be moved in: the old one comes back
+    ("delete old", "new"),      # the swap is done, the old copy cannot be deleted
+])
+def test_replacing_a_store_never_leaves_it_absent(tmp_path, monkeypatch, step, survivor):
+    from ist_core.data import store
+
+    path = save_store(_toy(1.0), tmp_path / "toy")
+    renames = []
+    real_rename, real_rmtree, real_save = os.rename, shutil.rmtree, np.save
+
+    def rename(src, dst):
+        renames.append((src, dst))
+        if (step == "first rename" and len(renames) == 1) or (step == "second rename" and len(renames) == 2):
+            raise OSError(f"injected failure at {step}")
+        real_rename(src, dst)
+
+    def rmtree(folder, *args, **kwargs):
+        if step == "delete old" and Path(folder).name.endswith(".replaced"):
+            raise OSError("injected failure at delete old")
+        real_rmtree(folder, *args, **kwargs)
+
+    def save(file, *args, **kwargs):
+        if step == "write":
+            raise OSError("disk full")
+        real_save(file, *args, **kwargs)
+
+    monkeypatch.setattr(store.os, "rename", rename)
+    monkeypatch.setattr(store.shutil, "rmtree", rmtree)
+    monkeypatch.setattr(store.np, "save", save)
+    with pytest.raises(OSError, match="injected|disk full"):
+        save_store(_toy(2.0), path)
+    monkeypatch.undo()
+    back = load_store(path)
+    assert back.info["version"] == {"old": 1.0, "new": 2.0}[survivor]
+    assert float(back.images[0, 0, 0, 0]) == back.info["version"]
+    # no half-written folder is left; the next save goes through and tidies up
+    assert [p.name for p in tmp_path.iterdir() if p.name != "toy"] in ([], [".toy.replaced"])
+    save_store(_toy(3.0), path)
+    assert load_store(path).info["version"] == 3.0
+    assert [p.name for p in tmp_path.iterdir()] == ["toy"]
+
+
+def test_a_save_stopped_between_its_renames_is_recovered(tmp_path):
+    from ist_core.data.store import store_path
+
+    path = save_store(_toy(1.0), tmp_path / "toy")
+    aside = tmp_path / ".toy.replaced"
+    os.rename(path, aside)  # the process died here: old store aside, new not yet in place
+    assert store_path(path) == aside
+    assert load_store(path).info["version"] == 1.0
+    save_store(_toy(2.0), path)
+    assert load_store(path).info["version"] == 2.0 and not aside.exists()
+    assert store_path(tmp_path / "nothing") is None

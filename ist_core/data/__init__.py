@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from functools import lru_cache
 
-from .store import Dataset, MetadataError, data_dir, load_store, save_store
+from .store import Dataset, MetadataError, data_dir, load_store, save_store, store_path
 
 SYNTHETIC = ("synthetic-grid", "synthetic-lincs")
 REAL = ("grid", "lincs-sc")
@@ -47,7 +47,7 @@ def _render_synthetic(name: str, size: str, seed: int, knobs: tuple, cache: bool
     path = None
     if cache:
         path = data_dir() / "synthetic" / cache_key(config_for(name, size, seed, **dict(knobs)))
-        if (path / "dataset.json").exists():
+        if store_path(path) is not None:  # also a store left aside by an interrupted save
             dataset = load_store(path)
             dataset.latents.flags.writeable = False
             return dataset

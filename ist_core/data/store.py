@@ -156,11 +156,24 @@ def data_dir() -> Path:
     return Path(pooch.os_cache("ist-core"))
 
 
+def _aside(path: Path) -> Path:
+    """Where :func:`save_store` parks the store it replaces while the new one moves in."""
+    return path.with_name(f".{path.name}.replaced")
+
+
 def save_store(dataset: Dataset, path: str | os.PathLike) -> Path:
-    """Write ``dataset`` as a store folder at ``path``, atomically (temp folder, then rename)."""
+    """Write ``dataset`` as a store folder at ``path``, atomically.
+
+    The new store is written beside ``path``, then swapped in by two renames (old store
+    to an aside name, new store to ``path``), and only then is the old one deleted. A
+    crash at any step leaves the old or the new store loadable at ``path``: between the
+    two renames :func:`load_store` reads the aside copy.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    aside = _aside(path)
+    moved = False
     try:
         np.save(tmp / "images.npy", np.asarray(dataset.images))
         dataset.meta.to_csv(tmp / "metadata.csv", index=False)
@@ -174,17 +187,41 @@ def save_store(dataset: Dataset, path: str | os.PathLike) -> Path:
         }
         (tmp / "dataset.json").write_text(json.dumps(header, indent=2, default=str))
         if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
+            if aside.exists():  # left by an earlier save that stopped after its swap
+                shutil.rmtree(aside)
+            os.rename(path, aside)
+            moved = True
+        elif aside.exists():
+            # an earlier save stopped between its renames: the aside copy is the store
+            # readers see until the new one is in place; keep it there until then
+            moved = True
+        os.rename(tmp, path)
     except BaseException:
+        if moved and not path.exists() and aside.exists():
+            os.rename(aside, path)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if moved:
+        # the new store is in place; an aside copy that cannot be deleted now is
+        # deleted by the next save to this path
+        shutil.rmtree(aside, ignore_errors=True)
     return path
+
+
+def store_path(path: str | os.PathLike) -> Path | None:
+    """The folder holding the store saved at ``path``: ``path`` itself, or, if a save
+    stopped between its two renames, the old store's aside copy; None if neither holds one."""
+    path = Path(path)
+    for folder in (path, _aside(path)):
+        if (folder / "dataset.json").is_file():
+            return folder
+    return None
 
 
 def load_store(path: str | os.PathLike, mmap: bool = True) -> Dataset:
     """Read a store folder; images are memory-mapped unless ``mmap=False``."""
     path = Path(path)
+    path = store_path(path) or path
     needed = ["images.npy", "metadata.csv", "dataset.json"]
     absent = [n for n in needed if not (path / n).exists()]
     if absent:
