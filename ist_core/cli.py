@@ -116,7 +116,7 @@ def _dataset_args(p):
     p.add_argument("--size", default="quick", help="synthetic size: tiny, quick or paper")
     p.add_argument("--seed", type=int, default=0, help="generator and split seed")
     p.add_argument("--knob", action="append", metavar="KEY=VALUE",
-                   help="synthetic generator knob, e.g. confounding=2 (repeatable)")
+                   help="synthetic generator knob, e.g. oe_shift=2 or nuisance=0.5 (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 

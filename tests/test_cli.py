@@ -34,6 +34,11 @@ def test_splits_json(capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["data", "describe", "mnist"], "unknown dataset 'mnist'"),
+    (["data", "describe", "synthetic-grid", "--knob", "nuisance=abc"],
+     "knob 'nuisance' expects a number (int or float), got 'abc'"),
+    (["data", "describe", "synthetic-grid", "--knob", "image_size=40.5"],
+     "knob 'image_size' expects an int, got 40.5"),
+    (["diagnose", "synthetic-grid", "--knob", "confounding=2"], "valid knobs:"),
     (["splits", "synthetic-lincs", "--size", "tiny", "--level", "1"], "level 1"),
     (["data", "describe", "synthetic-grid", "--knob", "colour"], "KEY=VALUE"),
     (["splits", "synthetic-grid", "--size", "tiny", "--level", "7"], "unknown level"),
@@ -42,3 +47,12 @@ def test_bad_input_is_a_clear_error(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("ist: error:") and message in err
+    assert err.count("\n") == 1, "one line, no traceback"
+
+
+def test_renamed_knob_points_to_oe_shift(capsys):
+    assert main(["data", "describe", "synthetic-grid", "--size", "tiny", "--knob", "confounding=2"]) == 2
+    err = capsys.readouterr().err
+    assert "'confounding'" in err and "oe_shift" in err
+    assert main(["data", "describe", "synthetic-grid", "--size", "tiny", "--knob", "oe_shift=2",
+                 "--json"]) == 0

@@ -37,7 +37,7 @@ def test_latents_keep_their_score(grid_result):
 
 
 def test_without_nuisance_the_shortcut_disappears():
-    calm = diagnose(make_dataset("synthetic-grid", "tiny", nuisance=0.0, confounding=0.0))
+    calm = diagnose(make_dataset("synthetic-grid", "tiny", nuisance=0.0, oe_shift=0.0))
     # no batch signature: the plate is barely predictable and pixels no longer collapse
     assert calm["plate_accuracy_pixels"] < 0.6
     assert calm["cause_f1_iid_pixels"] - calm["cause_f1_plate_out_pixels"] < 0.2

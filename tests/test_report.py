@@ -212,3 +212,38 @@ def test_diagnostics_table_one_column_per_dataset(grid_tiny):
     assert table.loc["plate accuracy (pixels)", "y"] == 0.5
     assert table.loc["cause F1, latents, IID", "y"] == 0.8
     assert np.isnan(table.loc["cause F1, latents, IID", "x"])
+
+
+@pytest.mark.parametrize("phenotype", ["keep", "shift"])
+def test_counterfactual_figure_shows_the_rendered_cells(grid_tiny, phenotype):
+    from ist_core import report
+    from ist_core.data.synthetic import render_counterfactual
+
+    fig = report.plot_counterfactuals(grid_tiny, index=3, n_targets=3, seed=2, scale="none",
+                                      phenotype=phenotype)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 4
+    np.testing.assert_allclose(shown[0].images[0].get_array(),
+                               to_rgb(grid_tiny.images[3], grid_tiny.channels, scale="none"))
+    for ax in shown[1:]:
+        target = ax.get_title().split("\n")[1]
+        expected = render_counterfactual(grid_tiny, [3], target, phenotype=phenotype, seed=2)[0]
+        np.testing.assert_allclose(ax.images[0].get_array(),
+                                   to_rgb(expected, grid_tiny.channels, scale="none"), atol=1e-6)
+    said = {"keep": "phenotype kept", "shift": "phenotype shifted"}[phenotype]
+    assert said in fig._suptitle.get_text()
+
+
+def test_counterfactual_figure_both_rows_labelled(grid_tiny):
+    from ist_core import report
+
+    fig = report.plot_counterfactuals(grid_tiny, index=3, n_targets=2, scale="none", phenotype="both")
+    axes = np.array(fig.axes).reshape(2, 3)
+    labels = [axes[r, 0].get_ylabel() for r in range(2)]
+    assert "same phenotype" in labels[0] and "do(C)" in labels[1]
+    # same observed cell on both rows, different renderings where the OE shifts the phenotype
+    a, b = (np.asarray(axes[r, 0].images[0].get_array()) for r in range(2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(axes[0, 1].images[0].get_array(), axes[1, 1].images[0].get_array())
+    with pytest.raises(ValueError, match="unknown phenotype 'all'.*'both'"):
+        report.plot_counterfactuals(grid_tiny, phenotype="all")

@@ -1,8 +1,19 @@
+import re
+
 import numpy as np
 import pytest
 
 from ist_core.data import load_dataset
-from ist_core.data.synthetic import LATENTS, config_for, make_dataset, render_counterfactual
+from ist_core.data import synthetic
+from ist_core.data.synthetic import (
+    LATENTS,
+    cell_table,
+    config_for,
+    environment,
+    make_dataset,
+    render_counterfactual,
+    target_path,
+)
 
 
 def test_deterministic_for_a_seed(grid_tiny):
@@ -38,7 +49,7 @@ def test_knobs_change_the_data():
     base = make_dataset("synthetic-grid", "tiny", image_size=48, channels=4, cells_per_well=2)
     assert base.images.shape[1:] == (4, 48, 48)
     assert base.channels[-1] == "membrane"
-    calm = make_dataset("synthetic-grid", "tiny", nuisance=0.0, confounding=0.0, cells_per_well=4)
+    calm = make_dataset("synthetic-grid", "tiny", nuisance=0.0, oe_shift=0.0, cells_per_well=4)
     plates = calm.meta["plate"].to_numpy()
     # without nuisance, plates share one imaging model: per-plate mean brightness converges
     means = [calm.images[plates == p].mean() for p in np.unique(plates)]
@@ -50,6 +61,9 @@ def test_knobs_change_the_data():
 def test_unknown_knob_and_size_are_named():
     with pytest.raises(ValueError, match="unknown generator knob.*'colour'.*valid knobs"):
         config_for("synthetic-grid", "tiny", colour=1)
+    # the knob that scales the OE's shift of the phenotype is called oe_shift
+    with pytest.raises(ValueError, match="'confounding'.*valid knobs:.*nuisance, oe_shift"):
+        config_for("synthetic-grid", "tiny", confounding=1.0)
     with pytest.raises(ValueError, match="unknown size 'huge'"):
         config_for("synthetic-grid", "huge")
     with pytest.raises(ValueError, match="unknown dataset"):
@@ -63,11 +77,33 @@ def test_counterfactual_in_own_oe_reproduces_pixels(grid_tiny):
         np.testing.assert_array_equal(same[0], grid_tiny.images[i])
 
 
+@pytest.mark.parametrize("kind,value,expected", [
+    ("nuisance", "abc", "a number (int or float)"), ("nuisance", True, "a number (int or float)"),
+    ("nuisance", None, "a number (int or float)"), ("image_size", 48.0, "an int"),
+    ("image_size", "48", "an int"), ("channels", False, "an int"),
+])
+def test_knob_types_are_checked(kind, value, expected):
+    message = f"knob '{kind}' expects {expected}, got {value!r} ({type(value).__name__})"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config_for("synthetic-grid", "tiny", **{kind: value})
+
+
+def test_float_knobs_take_ints_and_store_floats():
+    cfg = config_for("synthetic-grid", "tiny", nuisance=2, oe_shift=np.int64(0), image_size=np.int64(40))
+    assert cfg.nuisance == 2.0 and isinstance(cfg.nuisance, float) and isinstance(cfg.oe_shift, float)
+    assert cfg.image_size == 40 and type(cfg.image_size) is int
+    # the same config however its numbers were spelled: one cache key
+    assert synthetic.cache_key(cfg) == synthetic.cache_key(
+        config_for("synthetic-grid", "tiny", nuisance=2.0, oe_shift=0.0, image_size=40))
+    with pytest.raises(ValueError, match="knob 'seed' expects an int"):
+        config_for("synthetic-grid", "tiny", seed=1.5)
+
+
 def test_counterfactual_moves_style_and_keeps_the_cell(grid_tiny):
     meta = grid_tiny.meta
     i = 0
     other = meta.loc[meta["plate"] != meta["plate"][i], "plate"].iloc[0]
-    cf, z = render_counterfactual(grid_tiny, [i], other, return_latents=True)
+    cf, z = render_counterfactual(grid_tiny, [i], other, phenotype="shift", return_latents=True)
     assert not np.allclose(cf[0], grid_tiny.images[i])
     # the cell itself (shape, position) is kept: its foreground mask barely changes,
     # whereas another cell imaged in the target plate overlaps far less
@@ -78,14 +114,83 @@ def test_counterfactual_moves_style_and_keeps_the_cell(grid_tiny):
     j = meta.index[meta["plate"] == other][0]
     other_cell = (mask(grid_tiny.images[j]) & mask(grid_tiny.images[i])).sum() / mask(cf[0]).sum()
     assert same_cell > 0.8 and same_cell > other_cell
-    # the phenotype moves only by the OEs' confounding shift, which is small
+    # the phenotype moves only by the difference of the OEs' shifts, which is small
     assert np.abs(z[0] - grid_tiny.latents[i]).max() < 2.0
 
 
-def test_counterfactual_without_confounding_keeps_latents():
-    ds = make_dataset("synthetic-lincs", "tiny", confounding=0.0)
-    _, z = render_counterfactual(ds, [0, 1], ds.meta["plate"].iloc[-1], return_latents=True)
-    np.testing.assert_allclose(z, ds.latents[:2], atol=1e-6)
+def _other_plate(ds, i):
+    meta = ds.meta
+    return meta.loc[meta["series"] != meta["series"][i], "plate"].iloc[0]
+
+
+def test_counterfactual_keep_has_the_datasets_latents(grid_tiny, lincs_tiny):
+    for ds in (grid_tiny, lincs_tiny):
+        idx = [0, 7, 30]
+        target = _other_plate(ds, 0)
+        images, z = render_counterfactual(ds, idx, target, phenotype="keep", return_latents=True)
+        np.testing.assert_array_equal(z, ds.latents[idx])
+        assert not np.allclose(images, ds.images[idx])  # the imaging did change
+
+
+def test_counterfactual_shift_moves_latents_by_the_oe_shift_difference(grid_tiny):
+    from ist_core.data.synthetic import _config_of, _paths
+
+    cfg, meta = _config_of(grid_tiny), grid_tiny.meta
+    idx = [0, 1, 50]
+    target = _other_plate(grid_tiny, 0)
+    _, z = render_counterfactual(grid_tiny, idx, target, phenotype="shift", seed=3,
+                                 return_latents=True)
+    target_dz = environment(cfg, target_path(grid_tiny, target, seed=3))["dz"]
+    for row, i in enumerate(idx):
+        source_dz = environment(cfg, _paths(meta)[meta["well"][i]])["dz"]
+        assert np.abs(target_dz - source_dz).max() > 0.05  # the test means something
+        np.testing.assert_allclose(z[row] - grid_tiny.latents[i], target_dz - source_dz, atol=1e-5)
+
+
+def test_counterfactual_keep_and_shift_differ_when_the_oes_shift_differs(grid_tiny):
+    target = _other_plate(grid_tiny, 0)
+    keep = render_counterfactual(grid_tiny, [0], target, phenotype="keep")
+    shift = render_counterfactual(grid_tiny, [0], target, phenotype="shift")
+    assert np.abs(keep - shift).max() > 0.1
+    # without any OE shift of the phenotype, the two are the same image
+    calm = make_dataset("synthetic-lincs", "tiny", oe_shift=0.0)
+    target = _other_plate(calm, 0)
+    keep, zk = render_counterfactual(calm, [0, 1], target, phenotype="keep", return_latents=True)
+    shift, zs = render_counterfactual(calm, [0, 1], target, phenotype="shift", return_latents=True)
+    np.testing.assert_array_equal(keep, shift)
+    np.testing.assert_allclose(zs, calm.latents[:2], atol=1e-6)
+
+
+def test_counterfactual_in_own_oe_is_the_same_for_both_modes(lincs_tiny):
+    for i in (0, 11):
+        keep = render_counterfactual(lincs_tiny, [i], lincs_tiny.meta["well"][i], phenotype="keep")
+        shift = render_counterfactual(lincs_tiny, [i], lincs_tiny.meta["well"][i], phenotype="shift")
+        np.testing.assert_array_equal(keep[0], lincs_tiny.images[i])
+        np.testing.assert_array_equal(shift[0], lincs_tiny.images[i])
+
+
+def test_coarse_target_picks_a_well_with_the_seed(grid_tiny):
+    meta = grid_tiny.meta
+    plate = "s2p1"
+    picked = {target_path(grid_tiny, plate, seed=s)["well"] for s in range(8)}
+    assert len(picked) > 1  # not always the first well
+    assert picked <= set(meta.loc[meta["plate"] == plate, "well"])
+    assert target_path(grid_tiny, plate, seed=5) == target_path(grid_tiny, plate, seed=5)
+    # a well is used as it is, whatever the seed
+    well = meta["well"][40]
+    assert {target_path(grid_tiny, well, seed=s)["well"] for s in range(5)} == {well}
+    # the seed reaches render_counterfactual: the picked well's imaging, so two seeds that
+    # pick different wells give different images
+    wells = {s: target_path(grid_tiny, plate, seed=s)["well"] for s in range(8)}
+    s0, s1 = 0, next(s for s in wells if wells[s] != wells[0])
+    one = render_counterfactual(grid_tiny, [0], plate, seed=s0)
+    np.testing.assert_array_equal(one, render_counterfactual(grid_tiny, [0], wells[s0]))
+    assert not np.array_equal(one, render_counterfactual(grid_tiny, [0], plate, seed=s1))
+
+
+def test_counterfactual_unknown_phenotype_names_the_choices(grid_tiny):
+    with pytest.raises(ValueError, match=r"unknown phenotype 'both'.*\['keep', 'shift'\]"):
+        render_counterfactual(grid_tiny, [0], "s1p1", phenotype="both")
 
 
 def test_counterfactual_unknown_oe(grid_tiny):
@@ -95,8 +200,6 @@ def test_counterfactual_unknown_oe(grid_tiny):
 
 def test_paper_size_is_grid_scale():
     cfg = config_for("synthetic-grid", "paper")
-    from ist_core.data.synthetic import cell_table
-
     meta, _ = cell_table(cfg)
     assert 15000 <= len(meta) <= 20000 and cfg.image_size >= 64
 
@@ -127,6 +230,48 @@ def test_cached_rendering_is_memory_mapped_and_identical(tmp_path, monkeypatch):
     # the cached store still knows its generator: counterfactuals work from it
     np.testing.assert_array_equal(render_counterfactual(again, [3], again.meta["well"][3])[0],
                                   fresh.images[3])
+    # a save that stopped between its two renames left the store aside: still found
+    stores[0].rename(stores[0].with_name(f".{stores[0].name}.replaced"))
+    _render_synthetic.cache_clear()
+    aside = load_dataset("synthetic-grid", size="tiny", seed=9, cache=True)
+    assert isinstance(aside.images, np.memmap)
+    np.testing.assert_array_equal(aside.images, fresh.images)
     # another knob is another store
     load_dataset("synthetic-grid", size="tiny", seed=9, cache=True, nuisance=0.5)
     assert len(list((tmp_path / "synthetic").iterdir())) == 2
+
+
+def test_a_cell_is_keyed_on_its_well_not_on_the_table_order():
+    small = make_dataset("synthetic-grid", "tiny", cells_per_well=3)
+    # a third section on every plate adds wells before s1p2's; each well gains a cell
+    large = make_dataset("synthetic-grid", "tiny", cells_per_well=4, sections_per_plate=3)
+    well = "s1p2a-w01"
+    a = np.flatnonzero(small.meta["well"] == well)
+    b = np.flatnonzero(large.meta["well"] == well)[:3]
+    assert len(large) > len(small) and b[0] != a[0]  # the cell moved in the table...
+    assert small.meta["cell_seed"][a].tolist() == large.meta["cell_seed"][b].tolist()
+    np.testing.assert_array_equal(small.images[a], large.images[b])  # ...and is the same cell
+    np.testing.assert_array_equal(small.latents[a], large.latents[b])
+    # the keyed function is what the table holds
+    cfg = config_for("synthetic-grid", "tiny", cells_per_well=3)
+    assert small.meta["cell_seed"][a[2]] == synthetic.cell_seed(cfg, well, 2)
+    seeds = cell_table(cfg)[0]["cell_seed"]
+    assert seeds.nunique() == len(seeds)
+
+
+def test_cache_key_covers_every_module_that_shapes_the_pixels(tmp_path, monkeypatch):
+    names = {p.name for p in synthetic.GENERATOR_FILES}
+    assert {"synthetic.py", "design.py", "store.py"} <= names
+    assert all(p.is_file() for p in synthetic.GENERATOR_FILES)
+    copies = []
+    for p in synthetic.GENERATOR_FILES:
+        copy = tmp_path / p.name
+        copy.write_bytes(p.read_bytes())
+        copies.append(copy)
+    monkeypatch.setattr(synthetic, "GENERATOR_FILES", tuple(copies))
+    cfg = config_for("synthetic-grid", "tiny")
+    key = synthetic.cache_key(cfg)
+    for copy in copies:  # an edit to any of them renders anew
+        copy.write_bytes(copy.read_bytes() + b"\n# edited\n")
+        assert synthetic.cache_key(cfg) != key
+        key = synthetic.cache_key(cfg)

@@ -6,13 +6,15 @@ latent ``Z``; every cell line or compound adds its own offset and every cell its
 own variation. The observational environment ``C`` (series > plate > section >
 well, each with its own draw) renders ``Z`` into pixels through a nuisance
 imaging model (channel gains, gamma, background and illumination gradient,
-blur, noise, channel cross-talk) and also shifts ``Z`` a little (``C`` is a
-confounder). Which causes sit in which OE follows :mod:`ist_core.data.design`.
+blur, noise, channel cross-talk) and also shifts ``Z`` a little (the knob
+``oe_shift`` scales that shift). Which causes sit in which OE follows
+:mod:`ist_core.data.design`; that sparsity is what confounds cause and OE.
 
 Every random draw is keyed on a name (the seed, an OE name, a cell line, a
-cell's own seed), never on the order of generation, so one cell can be rendered
-in any other OE of the design: :func:`render_counterfactual` gives the true
-counterfactual that no real dataset has.
+cell's well and its place in the well), never on the order of generation, so
+one cell can be rendered in any other OE of the design:
+:func:`render_counterfactual` gives the true counterfactual that no real
+dataset has.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ LATENTS = (
 )
 # How strongly each OE level draws nuisance and shifts biology, relative to the series.
 LEVEL_SCALE = {"series": 1.0, "plate": 0.7, "section": 0.4, "well": 0.3}
-CONFOUNDER_SCALE = {"series": 0.7, "plate": 0.5, "section": 0.2, "well": 0.0}
+OE_SHIFT_SCALE = {"series": 0.7, "plate": 0.5, "section": 0.2, "well": 0.0}
+# What a counterfactual does to the phenotype Z (see render_counterfactual).
+PHENOTYPES = ("keep", "shift")
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class SyntheticConfig:
     cell_sd: float = 0.6  # cell-to-cell variation
     # environment
     nuisance: float = 1.0  # scales every OE's technical draw
-    confounding: float = 1.0  # scales how far OEs shift the phenotype Z
+    oe_shift: float = 1.0  # scales how far OEs shift the phenotype Z (not the design's confounding)
     # GRID-like design
     n_causes: int = 6
     units_per_cause: int = 2
@@ -111,24 +115,56 @@ DESIGN_OF = {"synthetic-grid": "grid", "synthetic-lincs": "lincs"}
 
 
 def config_for(name: str, size: str = "quick", seed: int = 0, **knobs) -> SyntheticConfig:
-    """Resolve a dataset name, a size and knob overrides into a config."""
+    """Resolve a dataset name, a size and knob overrides into a config.
+
+    Knob values are checked against the config's types: an int knob takes an int,
+    a float knob an int or a float (stored as a float); a bool is neither.
+    """
     if name not in DESIGN_OF:
         raise ValueError(f"unknown synthetic dataset {name!r}; choose one of {list(DESIGN_OF)}")
     design = DESIGN_OF[name]
     if size not in SIZES[design]:
         raise ValueError(f"unknown size {size!r}; choose one of {list(SIZES[design])}")
-    fields = {f.name for f in dataclasses.fields(SyntheticConfig)} - {"design", "seed"}
-    unknown = sorted(set(knobs) - fields)
+    types = {f.name: f.type for f in dataclasses.fields(SyntheticConfig)}
+    fields = sorted(set(types) - {"design", "seed"})
+    unknown = sorted(set(knobs) - set(fields))
     if unknown:
-        raise ValueError(f"unknown generator knob(s) {unknown}; valid knobs: {sorted(fields)}")
+        raise ValueError(f"unknown generator knob(s) {unknown}; valid knobs: {', '.join(fields)}")
+    seed = _checked("seed", seed, "int")
+    knobs = {key: _checked(key, value, types[key]) for key, value in knobs.items()}
     return SyntheticConfig(design=design, seed=seed, **{**SIZES[design][size], **knobs})
+
+
+def _checked(knob: str, value, kind: str):
+    """``value`` as the type ``kind`` of ``knob`` ("int", "float" or "str"), or a ValueError
+    naming the knob, the type it expects and the value it got."""
+    boolean = isinstance(value, (bool, np.bool_))
+    integer = isinstance(value, (int, np.integer)) and not boolean
+    if kind == "int" and integer:
+        return int(value)
+    if kind == "float" and (integer or isinstance(value, (float, np.floating))):
+        return float(value)
+    if kind == "str" and isinstance(value, str):
+        return value
+    expected = {"int": "an int", "float": "a number (int or float)"}.get(kind, f"a {kind}")
+    raise ValueError(f"knob {knob!r} expects {expected}, got {value!r} ({type(value).__name__})")
+
+
+# Every module whose code shapes a rendered store: the generator, the design and the format.
+GENERATOR_FILES = (
+    Path(__file__),
+    Path(__file__).with_name("design.py"),
+    Path(__file__).with_name("store.py"),
+)
 
 
 def cache_key(cfg: SyntheticConfig) -> str:
     """A folder name for a rendered dataset: its design, seed and a hash of the full
-    config and of this module's code, so any change to either renders anew."""
+    config and of the code in :data:`GENERATOR_FILES`, so a change to either renders anew."""
     digest = hashlib.sha1(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode())
-    digest.update(Path(__file__).read_bytes())
+    for path in GENERATOR_FILES:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return f"{cfg.design}-seed{cfg.seed}-{digest.hexdigest()[:12]}"
 
 
@@ -162,7 +198,7 @@ def _oe_draw(cfg: SyntheticConfig, level: str, name: str) -> dict:
         "log_blur": rng.normal(0, 0.3 * s),
         "log_noise": rng.normal(0, 0.4 * s),
         "crosstalk": np.abs(rng.normal(0, 0.06 * s, (c, c))),
-        "dz": rng.normal(0, 0.35 * CONFOUNDER_SCALE[level] * cfg.confounding, len(LATENTS)),
+        "dz": rng.normal(0, 0.35 * OE_SHIFT_SCALE[level] * cfg.oe_shift, len(LATENTS)),
     }
 
 
@@ -364,21 +400,29 @@ def cell_table(cfg: SyntheticConfig) -> tuple[pd.DataFrame, str]:
         wells[unit_col] = [names[y] for y in wells["y"]]
     wells["y_name"] = [names[y] for y in wells["y"]]
     cells = wells.loc[wells.index.repeat(cfg.cells_per_well)].reset_index(drop=True)
-    cells["cell_seed"] = np.random.default_rng([cfg.seed, 7]).integers(0, 2**62, len(cells))
+    place = cells.groupby("well", sort=False).cumcount()  # the cell's place in its well
+    cells["cell_seed"] = [cell_seed(cfg, w, k) for w, k in zip(cells["well"], place)]
     levels = [c for c in ("series", "plate", "section", "well") if c in cells.columns]
     columns = ["y", "y_name", *levels, unit_col, "cell_seed"]
     return cells[columns], unit_col
 
 
-def _phenotype(cfg: SyntheticConfig, y: int, unit: str, cell_seed: int, env: dict) -> np.ndarray:
-    """Z = cause mean + unit offset + OE shift (the confounder) + the cell's own variation."""
+def cell_seed(cfg: SyntheticConfig, well: str, k: int) -> int:
+    """The own seed of the ``k``-th cell of ``well``: keyed on names, so adding or removing
+    other wells (or cells after it) leaves this cell as it is."""
+    return int(_rng(cfg, "cell", well, k).integers(0, 2**62))
+
+
+def _phenotype(cfg: SyntheticConfig, y: int, unit: str, cell_seed: int, dz: np.ndarray) -> np.ndarray:
+    """Z = cause mean + unit offset + an OE's shift ``dz`` + the cell's own variation."""
     own = np.random.default_rng([int(cell_seed), 0]).normal(0, cfg.cell_sd, len(LATENTS))
-    return _cause_mean(cfg, y) + _unit_offset(cfg, unit) + env["dz"] + own
+    return _cause_mean(cfg, y) + _unit_offset(cfg, unit) + dz + own
 
 
-def _render_rows(cfg: SyntheticConfig, rows: pd.DataFrame, unit_col: str,
-                 envs: dict, progress: bool = False):
-    """Render the cells in ``rows``; ``envs`` maps a well name to its imaging model."""
+def _render_rows(cfg: SyntheticConfig, rows: pd.DataFrame, unit_col: str, imaging: list,
+                 shifts: list, progress: bool = False):
+    """Render the cells in ``rows``: row ``i`` gets the phenotype shift ``shifts[i]`` and
+    is imaged through the OE imaging model ``imaging[i]``."""
     n = len(rows)
     images = np.empty((n, cfg.channels, cfg.image_size, cfg.image_size), np.float32)
     latents = np.empty((n, len(LATENTS)), np.float32)
@@ -389,10 +433,9 @@ def _render_rows(cfg: SyntheticConfig, rows: pd.DataFrame, unit_col: str,
         iterator = tqdm(iterator, total=n, desc="rendering cells", unit="cell")
     for i, row in iterator:
         row = row._asdict()
-        env = envs[row["well"]]
-        z = _phenotype(cfg, row["y"], row[unit_col], row["cell_seed"], env)
+        z = _phenotype(cfg, row["y"], row[unit_col], row["cell_seed"], shifts[i])
         clean = render_cell(z, row["cell_seed"], cfg.image_size, cfg.channels)
-        images[i] = image_cell(clean, env, row["cell_seed"])
+        images[i] = image_cell(clean, imaging[i], row["cell_seed"])
         latents[i] = z
     return images, latents
 
@@ -404,15 +447,21 @@ def _paths(meta: pd.DataFrame) -> dict:
     return {row["well"]: row for row in wells.to_dict("records")}
 
 
+def _environments(cfg: SyntheticConfig, meta: pd.DataFrame) -> dict:
+    """Well name -> the imaging model (and phenotype shift) of its OE path."""
+    return {well: environment(cfg, path) for well, path in _paths(meta).items()}
+
+
 def make_dataset(name: str, size: str = "quick", seed: int = 0, progress: bool | None = None,
                  **knobs) -> Dataset:
     """Render a synthetic dataset (``synthetic-grid`` or ``synthetic-lincs``); deterministic per seed."""
     cfg = config_for(name, size, seed, **knobs)
     meta, unit_col = cell_table(cfg)
-    envs = {well: environment(cfg, path) for well, path in _paths(meta).items()}
+    envs = _environments(cfg, meta)
     if progress is None:
         progress = len(meta) >= 5000
-    images, latents = _render_rows(cfg, meta, unit_col, envs, progress)
+    imaging = [envs[w] for w in meta["well"]]
+    images, latents = _render_rows(cfg, meta, unit_col, imaging, [e["dz"] for e in imaging], progress)
     return Dataset(
         name=name,
         images=images,
@@ -430,15 +479,26 @@ def _config_of(dataset: Dataset) -> SyntheticConfig:
             f"{dataset.name} is not a synthetic dataset: counterfactuals need the generator's "
             "config, which only synthetic-grid and synthetic-lincs carry"
         )
-    return SyntheticConfig(**dataset.info["config"])
+    config = dataset.info["config"]
+    known = {f.name for f in dataclasses.fields(SyntheticConfig)}
+    if set(config) - known:
+        raise ValueError(
+            f"{dataset.name} was rendered by another version of the generator (unknown knobs "
+            f"{sorted(set(config) - known)}); render it again to draw counterfactuals"
+        )
+    return SyntheticConfig(**config)
 
 
-def target_path(dataset: Dataset, target_oe: str) -> dict:
-    """The OE path of ``target_oe`` (a name at any level; for a coarse level, its first well)."""
+def target_path(dataset: Dataset, target_oe: str, seed: int = 0) -> dict:
+    """The OE path (level -> name) of ``target_oe``, a name at any level. A well is used as
+    it is; a coarser OE (series, plate, section) stands for one of its wells, chosen at
+    random with ``seed`` (keyed on the OE's name, so each OE draws its own)."""
     meta = dataset.meta
     for level in ("well", "section", "plate", "series"):
         if level in meta.columns and (meta[level] == target_oe).any():
-            well = meta.loc[meta[level] == target_oe, "well"].iloc[0]
+            wells = meta.loc[meta[level] == target_oe, "well"].drop_duplicates().tolist()
+            rng = np.random.default_rng([int(seed), zlib.crc32(str(target_oe).encode())])
+            well = wells[int(rng.integers(len(wells)))]
             return _paths(meta[meta["well"] == well])[well]
     examples = meta["plate"].drop_duplicates().head(4).tolist()
     raise ValueError(
@@ -447,18 +507,32 @@ def target_path(dataset: Dataset, target_oe: str) -> dict:
     )
 
 
-def render_counterfactual(dataset: Dataset, indices, target_oe: str,
-                          return_latents: bool = False):
-    """The cells at ``indices`` re-rendered as if observed in ``target_oe`` (the true do(C)).
+def render_counterfactual(dataset: Dataset, indices, target_oe: str, phenotype: str = "keep",
+                          seed: int = 0, return_latents: bool = False):
+    """The cells at ``indices`` re-rendered as if observed in ``target_oe``.
 
-    Each cell keeps its cause, unit and own seed; the target OE brings its imaging
-    model and its shift of the phenotype. Rendering a cell in its own OE
-    reproduces its pixels exactly. Returns (len(indices), C, H, W) float32.
+    Each cell keeps its cause, unit and own seed. With ``phenotype="keep"`` it also keeps
+    its phenotype Z exactly as in the dataset (its own OE's shift of Z included) and only
+    the target's imaging model changes: what a style transfer can be asked to produce.
+    With ``phenotype="shift"`` the target OE's shift of Z replaces the source's: the full
+    intervention do(C). A coarse ``target_oe`` (a series, plate or section) stands for one
+    of its wells, picked with ``seed`` (:func:`target_path`). Rendering a cell in its own
+    well reproduces its pixels exactly in both modes. Returns (len(indices), C, H, W)
+    float32, and the latents Z (len(indices), D) with ``return_latents``.
     """
+    if phenotype not in PHENOTYPES:
+        raise ValueError(f"unknown phenotype {phenotype!r}; choose one of {list(PHENOTYPES)}")
     cfg = _config_of(dataset)
-    path = target_path(dataset, target_oe)
+    path = target_path(dataset, target_oe, seed=seed)
+    target = environment(cfg, path)
     rows = dataset.meta.iloc[np.atleast_1d(np.asarray(indices))].copy()
+    if phenotype == "keep":
+        # the source well's shift, recomputed in full precision (latents are stored as float32)
+        source = _environments(cfg, rows)
+        shifts = [source[w]["dz"] for w in rows["well"]]
+    else:
+        shifts = [target["dz"]] * len(rows)
     for level, name in path.items():
         rows[level] = name
-    images, latents = _render_rows(cfg, rows, dataset.unit, {path["well"]: environment(cfg, path)})
+    images, latents = _render_rows(cfg, rows, dataset.unit, [target] * len(rows), shifts)
     return (images, latents) if return_latents else images

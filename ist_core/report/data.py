@@ -376,6 +376,12 @@ def summarize(dataset: Dataset) -> pd.DataFrame:
     return pd.DataFrame({"value": [str(v) for v in info.values()]}, index=list(info))
 
 
+COUNTERFACTUAL_ROWS = {
+    "keep": "same phenotype,\nnew imaging",
+    "shift": "phenotype shifted\ntoo: do(C)",
+}
+
+
 def plot_counterfactuals(
     dataset: Dataset,
     index: int | None = None,
@@ -383,31 +389,56 @@ def plot_counterfactuals(
     n_targets: int = 7,
     seed: int = 0,
     scale: str = "global",
+    phenotype: str = "keep",
 ):
     """One cell as observed, then the same cell rendered in other OEs at ``level``: the
-    true counterfactuals that only the synthetic benchmark can provide."""
-    from ..data.synthetic import render_counterfactual
+    true counterfactuals that only the synthetic benchmark can provide.
 
+    ``phenotype`` is ``"keep"`` (the cell's phenotype as observed, only the target OE's
+    imaging: what a style transfer should produce), ``"shift"`` (the target OE's shift of
+    the phenotype too: the full do(C)) or ``"both"`` (one labelled row each, same targets).
+    See :func:`ist_core.data.synthetic.render_counterfactual`.
+    """
+    from ..data.synthetic import PHENOTYPES, render_counterfactual
+
+    modes = list(PHENOTYPES) if phenotype == "both" else [phenotype]
+    if any(m not in PHENOTYPES for m in modes):
+        raise ValueError(f"unknown phenotype {phenotype!r}; choose one of {[*PHENOTYPES, 'both']}")
     rng = np.random.default_rng(seed)
     if index is None:
         index = int(rng.integers(len(dataset)))
     own = str(dataset.meta[level].iloc[index])
     others = [oe for oe in ordered_oes(dataset, level) if oe != own]
     targets = [others[i] for i in sorted(rng.choice(len(others), min(n_targets, len(others)), replace=False))]
-    stack = [np.asarray(dataset.images[index])]
-    stack += [np.asarray(render_counterfactual(dataset, [index], oe))[0] for oe in targets]
-    rgb = to_rgb(np.stack(stack), dataset.channels, scale=scale)
-    fig, axes = _figure(1, len(stack), (min(1.2 * len(stack), 8.4), 2.0))
-    for j, (ax, oe) in enumerate(zip(axes[0], [own, *targets])):
-        ax.imshow(rgb[j], interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(("observed\n" if j == 0 else "rendered in\n") + oe, fontsize=8)
-        if j == 0:
-            for side in ax.spines.values():
-                side.set_edgecolor("red")
-                side.set_linewidth(2)
-    fig.suptitle(f"cell {index} ({dataset.meta['y_name'].iloc[index]}) in other {level}s", fontsize=10)
+    observed = np.asarray(dataset.images[index])
+    stack = []
+    for mode in modes:
+        stack += [observed] + [np.asarray(render_counterfactual(dataset, [index], oe, phenotype=mode,
+                                                                 seed=seed))[0] for oe in targets]
+    rgb = to_rgb(np.stack(stack), dataset.channels, scale=scale)  # one scale for every panel
+    n_cols = len(targets) + 1
+    label_width = 1.3 if len(modes) > 1 else 0.0
+    fig, axes = _figure(len(modes), n_cols, (min(1.2 * n_cols + label_width, 8.4),
+                                              0.4 + 1.6 * len(modes)))
+    for row, mode in enumerate(modes):
+        for j, oe in enumerate([own, *targets]):
+            ax = axes[row, j]
+            ax.imshow(rgb[row * n_cols + j], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(("observed\n" if j == 0 else "rendered in\n") + oe, fontsize=8)
+            if j == 0:
+                for side in ax.spines.values():
+                    side.set_edgecolor("red")
+                    side.set_linewidth(2)
+        if len(modes) > 1:
+            axes[row, 0].set_ylabel(COUNTERFACTUAL_ROWS[mode], rotation=0, ha="right",
+                                    va="center", fontsize=8)
+    what = {"keep": "its phenotype kept", "shift": "its phenotype shifted by each OE"}
+    subtitle = "" if len(modes) > 1 else f", {what[modes[0]]}"
+    fig.suptitle(f"cell {index} ({dataset.meta['y_name'].iloc[index]}) in other {level}s{subtitle}",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
