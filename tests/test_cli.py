@@ -22,7 +22,17 @@ def test_describe_knobs_reach_the_generator(capsys):
 def test_diagnose_text(capsys):
     assert main(["diagnose", "synthetic-grid", "--size", "tiny"]) == 0
     out = capsys.readouterr().out
-    assert "(a) plate from pixels" in out and "(c) from latents" in out
+    assert "(a) plate from pixels, among the plates of the cell's own cause" in out
+    assert "mean chance" in out and "(c) from latents" in out
+
+
+def test_diagnose_json_has_check_a_per_cause(capsys):
+    assert main(["diagnose", "synthetic-lincs", "--size", "tiny", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    by_cause = result["plate_by_cause"]
+    assert len(by_cause) == result["plate_causes"] == 9  # every compound is on several plates
+    assert result["plate_accuracy_within_cause"] == pytest.approx(
+        sum(r["accuracy"] for r in by_cause) / len(by_cause))
 
 
 def test_splits_json(capsys):

@@ -193,23 +193,48 @@ def test_diagnostics_figure_and_text_cover_every_split(grid_tiny):
 
     result = diagnose(grid_tiny, max_folds=2)
     fig = report.plot_diagnostics(result)
-    right = fig.axes[1]
+    left, right = fig.axes[0], fig.axes[1]
     heights = sorted(round(p.get_height(), 6) for p in right.patches)
     expected = sorted(round(result[f"cause_f1_{s}_{k}"], 6) for s in ("iid", "plate_out", "series_out")
                       for k in ("pixels", "latents"))
     assert heights == expected
+    # (a): one bar per cause, its chance marked over it
+    by_cause = result["plate_by_cause"]
+    assert [round(p.get_height(), 6) for p in left.patches] == [round(r["accuracy"], 6) for r in by_cause]
+    marks = left.collections[0].get_segments()  # one short line over each bar
+    np.testing.assert_allclose([m[0, 1] for m in marks], [r["chance"] for r in by_cause])
+    np.testing.assert_allclose([m[:, 0].mean() for m in marks], range(len(by_cause)))
+    assert [t.get_text() for t in left.get_xticklabels()] == [r["cause"] for r in by_cause]
     text = report.describe_diagnostics(result)
     assert f"{result['cause_f1_series_out_pixels']:.2f}" in text and "series" in text
+    assert f"**{result['plate_accuracy_within_cause']:.2f}**" in text
+    assert f"would reach {result['plate_chance_within_cause']:.2f} on average" in text
+
+
+def test_describe_diagnostics_says_what_the_numbers_say():
+    from ist_core import report
+
+    base = {"plate_causes": 5, "plate_chance_within_cause": 0.3, "cause_f1_iid_pixels": 0.8,
+            "cause_f1_plate_out_pixels": 0.5, "cause_f1_series_out_pixels": 0.3,
+            "plate_folds": 4, "series_folds": 2}
+    strong = report.describe_diagnostics({**base, "plate_accuracy_within_cause": 0.9})
+    weak = report.describe_diagnostics({**base, "plate_accuracy_within_cause": 0.32})
+    assert "leave a signature of their own" in strong and "little signature" in weak
+    none = report.describe_diagnostics({**base, "plate_causes": 0,
+                                        "plate_accuracy_within_cause": float("nan")})
+    assert "nothing to compare" in none and "nan" not in none
 
 
 def test_diagnostics_table_one_column_per_dataset(grid_tiny):
     from ist_core import report
 
-    a = {"dataset": "x", "plate_accuracy_pixels": 0.9, "cause_f1_iid_pixels": 0.7}
-    b = {"dataset": "y", "plate_accuracy_pixels": 0.5, "cause_f1_iid_latents": 0.8}
+    a = {"dataset": "x", "plate_accuracy_within_cause": 0.9, "cause_f1_iid_pixels": 0.7}
+    b = {"dataset": "y", "plate_accuracy_within_cause": 0.5, "plate_chance_within_cause": 0.25,
+         "cause_f1_iid_latents": 0.8}
     table = report.diagnostics_table([a, b])
     assert list(table.columns) == ["x", "y"]
-    assert table.loc["plate accuracy (pixels)", "y"] == 0.5
+    assert table.loc["plate accuracy within cause (pixels)", "y"] == 0.5
+    assert table.loc["plate chance within cause (largest plate)", "y"] == 0.25
     assert table.loc["cause F1, latents, IID", "y"] == 0.8
     assert np.isnan(table.loc["cause F1, latents, IID", "x"])
 
