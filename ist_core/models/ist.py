@@ -1,0 +1,154 @@
+"""The IST networks (paper Sec. 4.1, Fig. 4A): encoder E, style code v, generator G, critic D.
+
+Data flow: ``u = E.features(x)`` gives the multi-layer features ``[u^0, u^1, ..., u^L]``
+(``u^0`` is the image itself, see below); ``v = style_code(E.features(x_style))``;
+``x_hat = G(u, v)``; ``D(x, oe)`` scores realism for the head of OE ``oe``.
+
+Two choices the paper leaves open, and why:
+
+- ``u^0 = x``. Instance norm makes the ResNet blind to a global change of
+  brightness, and the stride-2 stem loses the finest detail; the image's own
+  per-channel mean and standard deviation therefore join the style code, and the
+  image joins the generator's skip connections at full resolution.
+- G predicts a residual (``x_hat = x + decoder(u, v)``) whose last layer starts at
+  zero, so an untrained generator is the identity. This is the paper's "bias
+  against major changes in pixel space" taken literally.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import AdaIN
+from .resnet import ResNetIN
+
+STD_EPS = 1e-5
+
+
+class Encoder(nn.Module):
+    """E: ResNet18-IN with two heads, the OE ``C`` and the cause ``Y``, for the
+    multi-task pretraining (paper Sec. 4.1)."""
+
+    def __init__(self, in_channels: int, n_oes: int, n_causes: int, width: int = 64,
+                 image_size: int = 64):
+        super().__init__()
+        self.trunk = ResNetIN(in_channels, width, image_size)
+        self.oe_head = nn.Linear(self.trunk.feature_dim, n_oes)
+        self.cause_head = nn.Linear(self.trunk.feature_dim, n_causes)
+        # channels of u^0..u^L
+        self.channels = [in_channels, *self.trunk.channels]
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """``[u^0 = x, u^1, ..., u^L]``."""
+        return [x, *self.trunk.forward_features(x)]
+
+    def cause_logits(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """E_cls: cause logits from features (B, n_causes)."""
+        return self.cause_head(ResNetIN.pool(feats))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(OE logits, cause logits)."""
+        pooled = ResNetIN.pool(self.features(x))
+        return self.oe_head(pooled), self.cause_head(pooled)
+
+
+def style_code(feats: list[torch.Tensor]) -> torch.Tensor:
+    """v (paper eq. 1): the spatial mean and standard deviation of every feature layer,
+    concatenated: (B, 2 * sum of channels)."""
+    parts = []
+    for u in feats:
+        var, mean = torch.var_mean(u.float(), dim=(2, 3), unbiased=False)
+        parts += [mean, torch.sqrt(var + STD_EPS)]
+    return torch.cat(parts, dim=1)
+
+
+def style_dim(channels: list[int]) -> int:
+    """Length of the style code for feature layers with these channel counts."""
+    return 2 * sum(channels)
+
+
+class DecoderBlock(nn.Module):
+    """Two 3x3 convolutions, each followed by AdaIN and a leaky ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, style_dim: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.norm1 = AdaIN(out_channels, style_dim)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.norm2 = AdaIN(out_channels, style_dim)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.norm1(self.conv1(x), style), 0.2)
+        return F.leaky_relu(self.norm2(self.conv2(x), style), 0.2)
+
+
+class Generator(nn.Module):
+    """G: a UNet decoder. Starting from the deepest encoder layer it upsamples step by
+    step, concatenates the encoder's features of the same resolution (skip
+    connections) and modulates every convolution with AdaIN fed the style code."""
+
+    def __init__(self, feature_channels: list[int], width: int = 32):
+        super().__init__()
+        depth = len(feature_channels) - 1
+        self.image_channels = feature_channels[0]
+        self.style_dim = style_dim(feature_channels)
+        dec = [width * min(2**level, 8) for level in range(depth + 1)]
+        self.bottom = DecoderBlock(feature_channels[depth], dec[depth], self.style_dim)
+        self.blocks = nn.ModuleList(
+            DecoderBlock(dec[level + 1] + feature_channels[level], dec[level], self.style_dim)
+            for level in reversed(range(depth))
+        )
+        self.to_image = nn.Conv2d(dec[0], self.image_channels, 1)
+        nn.init.zeros_(self.to_image.weight)
+        nn.init.zeros_(self.to_image.bias)
+
+    def forward(self, feats: list[torch.Tensor], style: torch.Tensor) -> torch.Tensor:
+        """x_hat = G(u, v): ``feats`` from :meth:`Encoder.features`, ``style`` (B, style_dim)."""
+        h = self.bottom(feats[-1], style)
+        for block, skip in zip(self.blocks, reversed(feats[:-1])):
+            h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
+            h = block(torch.cat([h, skip.to(h.dtype)], dim=1), style)
+        return feats[0] + self.to_image(h)
+
+
+class Critic(nn.Module):
+    """D: a ResNet18-IN trunk with one real/fake logit per OE (paper Sec. 4.1); the head
+    is chosen by the image's true or assigned OE."""
+
+    def __init__(self, trunk: ResNetIN, n_oes: int):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.Linear(trunk.feature_dim, n_oes)
+
+    @classmethod
+    def from_encoder(cls, encoder: Encoder, n_oes: int) -> Critic:
+        """A critic whose trunk starts from the pretrained encoder's weights."""
+        return cls(copy.deepcopy(encoder.trunk), n_oes)
+
+    def forward(self, x: torch.Tensor, oe: torch.Tensor) -> torch.Tensor:
+        """Real/fake logits (B,) of ``x`` for the heads ``oe`` (B,) long."""
+        logits = self.heads(self.trunk(x))  # (B, n_oes)
+        return logits.gather(1, oe[:, None]).squeeze(1)
+
+
+class StyleTransfer(nn.Module):
+    """A frozen encoder and a generator: re-render images in the style of others."""
+
+    def __init__(self, encoder: Encoder, generator: Generator):
+        super().__init__()
+        self.encoder, self.generator = encoder, generator
+
+    @torch.no_grad()
+    def style_codes(self, images: torch.Tensor) -> torch.Tensor:
+        return style_code(self.encoder.features(images))
+
+    @torch.no_grad()
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """``content`` re-rendered with the style code of ``style`` (same batch size), or
+        with given style codes when ``style`` is 2-D."""
+        codes = style if style.ndim == 2 else self.style_codes(style)
+        return self.generator(self.encoder.features(content), codes)

@@ -1,0 +1,93 @@
+"""Training profiles: one frozen dataclass of plain values per size (``tiny``, ``quick``, ``paper``).
+
+A profile fixes everything that sets the cost of a run: which synthetic size it
+trains on, network widths, batch size, step counts, learning rates, how often it
+checkpoints. Loss weights and the OE level live in :class:`ISTConfig` so that a
+chapter or the command line can vary them without touching the profile.
+
+- ``tiny``: the test suite; seconds per network on two CPU cores, no claim to work.
+- ``quick``: the book on a CPU; minutes per fold, large enough to show the effect.
+- ``paper``: a GPU; full-width ResNet18s at 64 px on the paper-size synthetic data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ISTConfig:
+    """The IST objective (paper eq. 7) and where styles come from.
+
+    ``oe_level`` is the OE level whose members the critic has heads for and over
+    which style images are balanced; ``plate`` by default (see the IST chapter).
+    """
+
+    oe_level: str = "plate"
+    adv: float = 1.0  # eq. 2
+    style: float = 1.0  # lambda_1, eq. 3
+    cycle: float = 4.0  # lambda_2, eq. 4
+    content: float = 2.0  # lambda_3, eq. 5
+    match: float = 1.0  # lambda_4, eq. 6
+    r1: float = 0.0  # R1 penalty on the critic (not in the paper; 0 = off)
+    test_styles: int = 1  # test-time correction: styles averaged per test image
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes, step counts and learning rates of one profile."""
+
+    name: str
+    data_size: str  # the synthetic size trained on (tiny / quick / paper)
+    width: int  # base width of every ResNet18 (encoder, critic, predictor); 64 is torchvision's
+    gen_width: int  # base width of the generator's decoder
+    batch_size: int
+    encoder_steps: int
+    ist_steps: int
+    predictor_steps: int
+    lr: float  # encoder and predictors (Adam)
+    ist_lr: float  # generator and critic (Adam)
+    checkpoint_every: int
+    log_every: int = 10
+    eval_batch: int = 256
+
+
+PROFILES = {
+    "tiny": Profile("tiny", "tiny", width=8, gen_width=8, batch_size=16, encoder_steps=30,
+                    ist_steps=30, predictor_steps=30, lr=2e-3, ist_lr=1e-3,
+                    checkpoint_every=10, log_every=5, eval_batch=128),
+    "quick": Profile("quick", "quick", width=16, gen_width=16, batch_size=32, encoder_steps=400,
+                     ist_steps=600, predictor_steps=600, lr=1e-3, ist_lr=5e-4,
+                     checkpoint_every=100),
+    "paper": Profile("paper", "paper", width=64, gen_width=32, batch_size=128, encoder_steps=3000,
+                     ist_steps=10000, predictor_steps=6000, lr=5e-4, ist_lr=2e-4,
+                     checkpoint_every=500, eval_batch=1024),
+}
+
+
+def get_profile(name: str, **overrides) -> Profile:
+    """The profile called ``name``, with any field replaced by ``overrides``."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {list(PROFILES)}")
+    return _replace(PROFILES[name], overrides, "profile")
+
+
+def ist_config(**overrides) -> ISTConfig:
+    """The default :class:`ISTConfig` with ``overrides`` (unknown names are an error)."""
+    return _replace(ISTConfig(), overrides, "IST setting")
+
+
+def _replace(obj, overrides: dict, what: str):
+    fields = {f.name: f.type for f in dataclasses.fields(obj)}
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; valid: {sorted(fields)}")
+    for key, value in overrides.items():
+        default = getattr(obj, key)
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or (isinstance(default, int) and not isinstance(value, int)):
+            raise ValueError(f"{what} {key} expects a {type(default).__name__}, got {value!r}")
+    return dataclasses.replace(obj, **overrides)

@@ -1,0 +1,73 @@
+"""The networks: shapes over sizes and channel counts, style codes, G's identity start, D's heads."""
+
+import pytest
+import torch
+
+from ist_core.models import Critic, Encoder, Generator, Predictor, ResNetIN, StyleTransfer, style_code
+
+
+@pytest.mark.parametrize("size,channels", [(32, 3), (64, 1), (128, 5), (256, 4)])
+def test_encoder_features_cover_every_size_and_channel_count(size, channels):
+    enc = Encoder(channels, n_oes=3, n_causes=4, width=8, image_size=size)
+    x = torch.rand(2, channels, size, size)
+    feats = enc.features(x)
+    assert feats[0] is x  # u^0 is the image
+    assert [f.shape[1] for f in feats] == enc.channels == [channels, 8, 16, 32, 64]
+    # no max-pool below 128 px: layer1 sits at half the input size, else a quarter
+    assert feats[1].shape[-1] == (size // 2 if size < 128 else size // 4)
+    oe, cause = enc(x)
+    assert oe.shape == (2, 3) and cause.shape == (2, 4)
+
+
+def test_small_images_train_with_instance_norm():
+    # torchvision's stem would leave layer4 one pixel at 32 px and instance norm would fail
+    enc = Encoder(3, 2, 2, width=8, image_size=32)
+    enc.train()
+    _, logits = enc(torch.rand(4, 3, 32, 32))
+    logits.sum().backward()
+    assert enc.trunk.stem[0].weight.grad is not None
+
+
+def test_sizes_outside_the_range_are_refused():
+    with pytest.raises(ValueError, match="outside 32-256"):
+        ResNetIN(3, 8, image_size=16)
+
+
+def test_style_code_is_per_layer_mean_and_std():
+    feats = [torch.randn(2, 3, 8, 8) * 2 + 1, torch.randn(2, 4, 4, 4)]
+    code = style_code(feats)
+    assert code.shape == (2, 2 * (3 + 4))
+    assert torch.allclose(code[:, :3], feats[0].mean(dim=(2, 3)))
+    assert torch.allclose(code[:, 3:6], feats[0].std(dim=(2, 3), unbiased=False), atol=1e-4)
+
+
+def test_generator_starts_as_identity_and_uses_the_style():
+    torch.manual_seed(0)
+    enc = Encoder(3, 2, 2, width=8, image_size=32).eval()
+    gen = Generator(enc.channels, width=8)
+    x, s = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    transfer = StyleTransfer(enc, gen)
+    assert torch.equal(transfer(x, s), x)  # zero-initialised last layer: x_hat = x
+    torch.nn.init.normal_(gen.to_image.weight, std=0.1)
+    out_a = transfer(x, s)
+    out_b = transfer(x, s * 3 + 0.5)
+    assert out_a.shape == x.shape
+    assert (out_a - out_b).abs().max() > 1e-4  # another style code, another image
+
+
+def test_critic_starts_from_the_encoder_and_picks_the_head_of_the_oe():
+    enc = Encoder(3, n_oes=4, n_causes=2, width=8, image_size=32)
+    critic = Critic.from_encoder(enc, n_oes=4)
+    for a, b in zip(enc.trunk.parameters(), critic.trunk.parameters()):
+        assert torch.equal(a, b) and a is not b
+    x = torch.rand(3, 3, 32, 32)
+    oe = torch.tensor([0, 3, 1])
+    all_heads = critic.heads(critic.trunk(x))
+    assert torch.allclose(critic(x, oe), all_heads[torch.arange(3), oe])
+
+
+def test_predictor_exposes_its_penultimate_features():
+    p = Predictor(4, n_causes=5, width=8, image_size=64)
+    x = torch.rand(2, 4, 64, 64)
+    assert p.forward_features(x).shape == (2, 64)
+    assert p(x).shape == (2, 5)
