@@ -1,4 +1,4 @@
-"""The ``ist`` command: data, diagnostics, splits and the book."""
+"""The ``ist`` command: data, diagnostics, splits, training, style transfer and the book."""
 
 from __future__ import annotations
 
@@ -142,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_args(p)
     p.add_argument("--level", required=True, help=f"one of {', '.join(LEVEL_NAMES)}")
     p.set_defaults(func=cmd_splits)
+
+    from .train.commands import add_parsers as add_train_parsers
+
+    add_train_parsers(sub)
 
     book = sub.add_parser("book", help="execute and build the book").add_subparsers(
         dest="book_command", required=True)

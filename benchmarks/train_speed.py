@@ -1,0 +1,86 @@
+"""Training throughput of every network of one fold, in one process.
+
+Prints images/s for the encoder's pretraining, IST's generator (one step = a critic
+and a generator update on a batch of content and style images), the naive predictor
+and the IST predictor, and the IST predictor's rate as a ratio to the naive one's.
+The first steps (warm-up) are not timed.
+
+    PYTHONPATH=. python3 benchmarks/train_speed.py --profile quick --steps 30
+    PYTHONPATH=. python3 benchmarks/train_speed.py --profile paper --steps 100   # a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import tempfile
+import time
+
+import torch
+
+from ist_core.profiles import get_profile
+from ist_core.train import setup_fold, train_encoder, train_ist, train_predictor
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(label, fn, setup, steps, warmup):
+    """Train twice in fresh folders: ``warmup`` steps untimed, then ``steps`` timed."""
+    prof = setup.profile
+    results = {}
+    for n, name in ((warmup, "warm-up"), (steps, "timed")):
+        setup.profile = dataclasses.replace(prof, encoder_steps=n, ist_steps=n, predictor_steps=n,
+                                            checkpoint_every=10**9)
+        setup.runs = tempfile.mkdtemp(prefix=f"bench-{label}-{name}-")
+        from pathlib import Path
+        setup.runs = Path(setup.runs)
+        _sync(setup.device)
+        start = time.perf_counter()
+        fn(setup)
+        _sync(setup.device)
+        results[name] = time.perf_counter() - start
+    setup.profile = prof
+    return steps * prof.batch_size / results["timed"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--dataset", default="synthetic-grid")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args()
+
+    setup = setup_fold(args.dataset, level=2, fold=0, profile=get_profile(args.profile),
+                       device=args.device)
+    encoder = train_encoder(dataclasses.replace(setup, runs=tempfile.mkdtemp()), progress=False)
+    transfer = train_ist(dataclasses.replace(setup, runs=tempfile.mkdtemp()), encoder, progress=False)
+    rates = {
+        "encoder": timed("encoder", lambda s: train_encoder(s, progress=False), setup,
+                         args.steps, args.warmup),
+        "generator (IST)": timed("ist", lambda s: train_ist(s, encoder, progress=False), setup,
+                                 args.steps, args.warmup),
+        "predictor (naive)": timed("naive", lambda s: train_predictor(s, progress=False), setup,
+                                   args.steps, args.warmup),
+        "predictor (IST)": timed("istp", lambda s: train_predictor(s, transfer, progress=False),
+                                 setup, args.steps, args.warmup),
+    }
+    device = setup.device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    print(f"device: {device} ({name}), threads {torch.get_num_threads()}, amp {setup.amp}")
+    print(f"profile {setup.profile.name}: {setup.image_shape} images, width {setup.profile.width}, "
+          f"generator width {setup.profile.gen_width}, batch {setup.profile.batch_size}, "
+          f"{args.steps} timed steps")
+    for label, rate in rates.items():
+        print(f"  {label:<20} {rate:10.1f} images/s")
+    print(f"  IST predictor / naive predictor: {rates['predictor (IST)'] / rates['predictor (naive)']:.2f}")
+    print(f"  generator / naive predictor:     {rates['generator (IST)'] / rates['predictor (naive)']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

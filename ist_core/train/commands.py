@@ -1,0 +1,187 @@
+"""``ist train ...`` and ``ist transfer``: the training commands of the ``ist`` CLI.
+
+They import only torch, numpy, pandas, scipy, scikit-learn and tqdm, so that
+``PYTHONPATH=. python3 -m ist_core train ...`` runs on a bare GPU machine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+COMPONENTS = ("encoder", "ist", "predictor")
+
+
+def _pairs(items: list[str] | None, what: str) -> dict:
+    out = {}
+    for pair in items or []:
+        if "=" not in pair:
+            raise ValueError(f"{what} expects KEY=VALUE, got {pair!r}")
+        key, value = (p.strip() for p in pair.split("=", 1))
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                pass
+        out[key] = value
+    return out
+
+
+def _setup(args, level=None, fold=None, seed=None):
+    from . import setup_fold
+
+    return setup_fold(
+        args.dataset, level=args.level if level is None else level,
+        fold=args.fold if fold is None else fold, seed=args.seed if seed is None else seed,
+        profile=args.profile, ist=_pairs(args.set, "--set"), device=args.device, amp=args.amp,
+        runs=args.runs, **_pairs(args.knob, "--knob"),
+    )
+
+
+def cmd_train(args):
+    from . import evaluate, train_encoder, train_ist, train_predictor
+
+    setup = _setup(args)
+    progress = not args.no_progress
+    result = {"split": setup.split, "held_out": list(setup.fold.held_out), "seed": setup.seed,
+              "profile": setup.profile.name, "device": str(setup.device)}
+    if args.component == "encoder":
+        train_encoder(setup, progress)
+        result["run"] = str(setup.run_dir("encoder"))
+    elif args.component == "ist":
+        train_ist(setup, progress=progress)
+        result["run"] = str(setup.run_dir("generator"))
+    else:
+        transfer = None
+        if args.ist is not None:
+            transfer = train_ist(setup, progress=progress)
+        predictor = train_predictor(setup, transfer, progress)
+        kind = "ist" if transfer is not None else "naive"
+        result["run"] = str(setup.run_dir(f"predictor-{kind}", transfer is not None))
+        scores = evaluate(setup, {kind: (predictor, transfer)})
+        result["test_macro_f1"] = float(scores["value"].iloc[0])
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        line = f"{args.component} {result['split']} seed {result['seed']} ({result['profile']}, " \
+               f"{result['device']}): {result['run']}"
+        if "test_macro_f1" in result:
+            line += f"\ntest macro-F1 on {', '.join(result['held_out']) or 'the IID hold-out'}: " \
+                    f"{result['test_macro_f1']:.3f}"
+        print(line)
+
+
+def cmd_ood(args):
+    """Naive vs IST predictor over levels, folds and seeds; a tidy CSV and a summary."""
+    import pandas as pd
+
+    from . import run_fold
+    from ..splits import parse_level
+
+    frames = []
+    for level in args.levels:
+        for fold in args.folds:
+            for seed in args.seeds:
+                setup = _setup(args, level=level, fold=fold, seed=seed)
+                frame = run_fold(setup, progress=not args.no_progress)
+                print(frame.to_string(index=False, header=not frames), flush=True)
+                frames.append(frame)
+    scores = pd.concat(frames, ignore_index=True)
+    scores["level"] = [parse_level(v) for v in scores["level"]]
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        scores.to_csv(out, index=False)
+    if args.save:
+        from ..results import write_summary
+
+        print(f"saved {write_summary(scores, args.dataset, args.profile, 'ist-ood')}")
+    summary = scores.pivot_table(index="level", columns="method", values="value",
+                                 aggfunc=["mean", "std", "count"])
+    print(summary.round(3).to_string())
+
+
+def cmd_transfer(args):
+    from . import train_ist, transfer
+
+    setup = _setup(args)
+    model = train_ist(setup, progress=not args.no_progress)
+    content = _images(setup, args.content)
+    style = _images(setup, args.style)
+    out = transfer(setup, model, content, style)
+    np.save(args.out, out)
+    print(f"{len(out)} image(s) re-rendered, {out.shape[1:]} each: {args.out}")
+
+
+def _images(setup, spec: list[str]) -> np.ndarray:
+    """Images named by dataset indices (``3 17 42``) or by one ``.npy`` file."""
+    if len(spec) == 1 and spec[0].endswith(".npy"):
+        return np.load(spec[0])
+    try:
+        idx = np.array([int(s) for s in spec])
+    except ValueError:
+        raise ValueError(f"give image indices of the dataset or one .npy file, got {spec}") from None
+    n = len(setup.dataset.images)
+    if idx.min() < 0 or idx.max() >= n:
+        raise ValueError(f"image indices must lie in 0..{n - 1}")
+    return np.asarray(setup.dataset.images[idx])
+
+
+def _common(p, level_required: bool = True):
+    from ..profiles import PROFILES
+
+    p.add_argument("--dataset", default="synthetic-grid", help="dataset name (default synthetic-grid)")
+    if level_required:
+        p.add_argument("--level", default="iid", help="iid, 1, 2 or 3 (default iid)")
+        p.add_argument("--fold", type=int, default=0, help="fold of the level (default 0)")
+        p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--profile", default="quick", choices=list(PROFILES))
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="IST setting, e.g. oe_level=well or style=2 (repeatable)")
+    p.add_argument("--knob", action="append", metavar="KEY=VALUE",
+                   help="synthetic generator knob (repeatable)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
+    p.add_argument("--amp", action="store_true", default=None,
+                   help="bf16 autocast (default: on for CUDA, off for the CPU)")
+    p.add_argument("--runs", default=None, help="runs folder (default $IST_RUNS_DIR or runs/)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_parsers(sub) -> None:
+    """Register ``train`` and ``transfer`` on the ``ist`` command's subparsers."""
+    train = sub.add_parser("train", help="train a network of one fold (resumes a broken run)")
+    tsub = train.add_subparsers(dest="train_command", required=True)
+    for name in COMPONENTS:
+        helps = {"encoder": "pretrain the encoder E (predict OE and cause)",
+                 "ist": "train IST's generator G against the critic D (trains E first if needed)",
+                 "predictor": "train the naive predictor, or with --ist the IST predictor; "
+                              "prints its test macro-F1"}
+        p = tsub.add_parser(name, help=helps[name])
+        _common(p)
+        if name == "predictor":
+            p.add_argument("--ist", nargs="?", const="fold", default=None,
+                           help="train on IST's interventional distribution (the fold's generator, "
+                                "trained first if needed)")
+        p.add_argument("--json", action="store_true", help="print JSON")
+        p.set_defaults(func=cmd_train, component=name)
+    p = tsub.add_parser("ood", help="naive vs IST predictor over levels, folds and seeds")
+    _common(p, level_required=False)
+    p.add_argument("--levels", nargs="+", default=["iid", "1", "2", "3"])
+    p.add_argument("--folds", nargs="+", type=int, default=[0])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--out", default=None, help="write the tidy scores to this CSV")
+    p.add_argument("--save", action="store_true",
+                   help="store the scores with their provenance as results/<dataset>/<profile>/"
+                        "ist-ood.csv (what the IST chapter shows)")
+    p.set_defaults(func=cmd_ood)
+
+    p = sub.add_parser("transfer", help="re-render images in the style of others with a fold's IST")
+    _common(p)
+    p.add_argument("--content", nargs="+", required=True, help="dataset indices or a .npy file")
+    p.add_argument("--style", nargs="+", required=True,
+                   help="dataset indices or a .npy file: one style image, or one per content image")
+    p.add_argument("--out", required=True, help="output .npy file (N, C, H, W)")
+    p.set_defaults(func=cmd_transfer)

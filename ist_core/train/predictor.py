@@ -1,0 +1,117 @@
+"""Training and applying the predictor P: naive (real images) or interventional (IST).
+
+The interventional predictor (paper Sec. 4.3) sees only ``G(E(x_a), v(x_b))``: content
+images drawn with causes uniform, style images with OEs uniform, so that in what it
+sees the cause no longer predicts the OE. At test time each image is re-rendered into
+the style of a random training image (balanced over training OEs) before it is
+classified, the paper's test-time correction; ``test_styles`` > 1 averages the
+predicted probabilities over several styles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..models import Predictor, StyleTransfer
+from .loop import fit, is_done, load_modules
+from .pretrain import freeze
+from .runtime import FoldImages, autocast, derive_seed, generator, to_tensor
+from .setup import FoldSetup
+
+KINDS = ("naive", "ist")
+
+
+def build_predictor(setup: FoldSetup) -> Predictor:
+    torch.manual_seed(derive_seed(setup.seed, "init", "predictor"))
+    c, h, _ = setup.image_shape
+    return Predictor(c, setup.n_causes, setup.profile.width, h).to(setup.device)
+
+
+def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
+                    progress: bool = True) -> Predictor:
+    """Train (or resume, or load) the naive predictor, or the IST predictor when ``transfer``
+    is given. The same initial weights, batches and augmentation either way."""
+    kind = "naive" if transfer is None else "ist"
+    predictor = build_predictor(setup)
+    folder = setup.run_dir(f"predictor-{kind}", ist_dependent=transfer is not None)
+    prof = setup.profile
+    if not is_done(folder):
+        data = setup.images()
+        opt = torch.optim.Adam(predictor.parameters(), lr=prof.lr)
+
+        def step(i: int) -> dict:
+            rng = generator(setup.seed, "predictor", i)
+            idx = data.sample(prof.batch_size, "y", rng)
+            x = data.batch(idx, rng)
+            y = data.labels(idx)[0]
+            if transfer is not None:
+                style = data.batch(data.sample(prof.batch_size, "oe", rng), rng)
+                with autocast(setup.device, setup.amp):
+                    x = transfer(x, style)
+            with autocast(setup.device, setup.amp):
+                logits = predictor(x)
+            loss = F.cross_entropy(logits.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return {"cause": loss}
+
+        fit(folder, setup.config(f"predictor-{kind}", prof.predictor_steps), {"predictor": predictor},
+            {"predictor": opt}, step, prof.predictor_steps, prof.checkpoint_every, prof.log_every,
+            progress, desc=f"predictor ({kind}) {setup.split}")
+    else:
+        load_modules(folder, {"predictor": predictor}, map_location=setup.device)
+    return freeze(predictor)
+
+
+@torch.no_grad()
+def _batches(images, setup: FoldSetup):
+    step = setup.profile.eval_batch
+    for start in range(0, len(images), step):
+        yield start, to_tensor(images[start:start + step], setup.device)
+
+
+@torch.no_grad()
+def restyle(setup: FoldSetup, transfer: StyleTransfer, x: torch.Tensor, styles: FoldImages,
+            key) -> torch.Tensor:
+    """``x`` re-rendered, image by image, in the style of random training images (OEs balanced)."""
+    idx = styles.sample(len(x), "oe", generator(setup.seed, "test-style", *key))
+    with autocast(setup.device, setup.amp):
+        return transfer(x, styles.batch(idx)).float()
+
+
+@torch.no_grad()
+def predict_proba(setup: FoldSetup, predictor: Predictor, images,
+                  transfer: StyleTransfer | None = None, test_styles: int | None = None) -> np.ndarray:
+    """Cause probabilities (N, n_causes) for ``images``; with ``transfer``, averaged over
+    ``test_styles`` re-renderings into training OEs (test-time correction)."""
+    k = setup.ist.test_styles if test_styles is None else test_styles
+    if k < 1:
+        raise ValueError(f"test_styles must be at least 1, got {k}")
+    out = np.zeros((len(images), setup.n_causes), np.float32)
+    styles = setup.images() if transfer is not None else None
+    for start, x in _batches(images, setup):
+        views = [x] if transfer is None else [restyle(setup, transfer, x, styles, (start, j))
+                                              for j in range(k)]
+        probs = 0
+        for view in views:
+            with autocast(setup.device, setup.amp):
+                probs = probs + torch.softmax(predictor(view).float(), dim=1)
+        out[start:start + len(x)] = (probs / len(views)).cpu().numpy()
+    return out
+
+
+@torch.no_grad()
+def embed(setup: FoldSetup, predictor: Predictor, images,
+          transfer: StyleTransfer | None = None) -> np.ndarray:
+    """Penultimate features (N, D) of ``images``, optionally after one re-rendering."""
+    out = []
+    styles = setup.images() if transfer is not None else None
+    for start, x in _batches(images, setup):
+        if transfer is not None:
+            x = restyle(setup, transfer, x, styles, (start, "embed"))
+        with autocast(setup.device, setup.amp):
+            out.append(predictor.forward_features(x).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, predictor.trunk.feature_dim), np.float32)
