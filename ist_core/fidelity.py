@@ -1,0 +1,189 @@
+"""How faithful is a style transfer? Scored against the synthetic benchmark's true counterfactuals.
+
+For a content cell ``x_a`` and a style image ``x_b`` from another well, the truth is
+the same cell re-imaged in ``x_b``'s well with its phenotype kept
+(``render_counterfactual(..., phenotype="keep")``): what a style transfer can be asked
+to produce. Every method gets the same pairs:
+
+- ``input``: the untouched content image (doing nothing);
+- ``histogram matching``: each channel's histogram matched to the style image's
+  (scikit-image), the classic appearance-only transfer;
+- ``IST``: ``G(E(x_a), v(x_b))``; other transfers can be passed by name.
+
+Scores (tidy rows): PSNR and SSIM per channel against the ``keep`` counterfactual;
+for content preservation, the share of outputs to which the frozen encoder gives the
+cause it gives the input, and the mean L1 distance of the output to the ``keep`` and
+to the ``shift`` counterfactual (the same cell with the target OE's biology too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from .data.store import Dataset
+
+
+def fidelity_pairs(dataset: Dataset, content: np.ndarray, style_pool: np.ndarray,
+                   seed: int = 0) -> dict:
+    """Content images ``content`` (indices), each paired with a random style image from
+    ``style_pool`` (indices) of another well, and the true counterfactuals of each pair.
+
+    Returns a dict of arrays: ``content``, ``style`` (indices), ``x`` (content images),
+    ``style_images``, ``keep`` and ``shift`` (true counterfactuals), all (N, C, H, W).
+    """
+    from .data.synthetic import render_counterfactual
+
+    rng = np.random.default_rng(seed)
+    wells = dataset.meta["well"].to_numpy()
+    content = np.asarray(content)
+    style = np.empty_like(content)
+    for i, idx in enumerate(content):
+        others = style_pool[wells[style_pool] != wells[idx]]
+        style[i] = rng.choice(others)
+    keep = np.stack([render_counterfactual(dataset, [c], wells[s], phenotype="keep")[0]
+                     for c, s in zip(content, style)])
+    shift = np.stack([render_counterfactual(dataset, [c], wells[s], phenotype="shift")[0]
+                      for c, s in zip(content, style)])
+    return {
+        "content": content, "style": style,
+        "x": np.asarray(dataset.images[content], np.float32),
+        "style_images": np.asarray(dataset.images[style], np.float32),
+        "keep": keep, "shift": shift,
+    }
+
+
+def histogram_matching(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """Match each channel's histogram of every content image to its style image's."""
+    from skimage.exposure import match_histograms
+
+    return np.stack([match_histograms(x, s, channel_axis=0) for x, s in zip(content, style)])
+
+
+def score_outputs(outputs: np.ndarray, pairs: dict, channels, method: str,
+                  cause_of: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
+    """Tidy rows (method, channel, metric, value), means over the pairs."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    truth = pairs["keep"]
+    out = np.clip(np.asarray(outputs, np.float32), 0, 1)
+    rows = []
+    for c, name in enumerate(channels):
+        psnr = [peak_signal_noise_ratio(t[c], o[c], data_range=1.0) for t, o in zip(truth, out)]
+        ssim = [structural_similarity(t[c], o[c], data_range=1.0, win_size=7)
+                for t, o in zip(truth, out)]
+        rows += [{"method": method, "channel": name, "metric": "PSNR", "value": float(np.mean(psnr))},
+                 {"method": method, "channel": name, "metric": "SSIM", "value": float(np.mean(ssim))}]
+    l1 = lambda a, b: float(np.abs(a - b).mean())  # noqa: E731
+    rows += [{"method": method, "channel": "all", "metric": "L1 to keep", "value": l1(out, truth)},
+             {"method": method, "channel": "all", "metric": "L1 to shift",
+              "value": l1(out, pairs["shift"])}]
+    if cause_of is not None:
+        agree = float(np.mean(cause_of(out) == cause_of(pairs["x"])))
+        rows.append({"method": method, "channel": "all", "metric": "cause agreement", "value": agree})
+    return pd.DataFrame(rows)
+
+
+def fidelity_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Methods as rows, (metric, channel) as columns."""
+    table = scores.pivot_table(index="method", columns=["metric", "channel"], values="value",
+                               sort=False)
+    return table.round(3)
+
+
+def encoder_causes(setup, encoder) -> Callable[[np.ndarray], np.ndarray]:
+    """A function: images -> the frozen encoder's predicted cause (E_cls)."""
+    import torch
+
+    from .train.runtime import to_tensor
+
+    @torch.no_grad()
+    def cause_of(images: np.ndarray) -> np.ndarray:
+        out = []
+        for start in range(0, len(images), setup.profile.eval_batch):
+            x = to_tensor(images[start:start + setup.profile.eval_batch], setup.device)
+            out.append(encoder.cause_logits(encoder.features(x)).argmax(1).cpu().numpy())
+        return np.concatenate(out)
+
+    return cause_of
+
+
+def evaluate_transfer(setup, transfers: dict, n_pairs: int = 64, seed: int = 0,
+                      content_from: str = "train") -> tuple[pd.DataFrame, dict]:
+    """Score ``input``, ``histogram matching`` and each of ``transfers`` (name ->
+    :class:`~ist_core.models.StyleTransfer`) on the same ``n_pairs`` pairs of the fold.
+
+    Content images come from the fold's training (``content_from="train"``) or test
+    images, style images from its training images (so from training OEs only). Returns
+    the tidy scores and the pairs with every method's outputs (``pairs["outputs"]``).
+    """
+    from .train import transfer as run_transfer
+
+    if content_from not in ("train", "test"):
+        raise ValueError(f"content_from must be 'train' or 'test', got {content_from!r}")
+    rng = np.random.default_rng(seed)
+    pool = setup.fold.train if content_from == "train" else setup.fold.test
+    content = rng.choice(pool, min(n_pairs, len(pool)), replace=False)
+    pairs = fidelity_pairs(setup.dataset, content, setup.fold.train, seed=seed)
+    outputs = {"input": pairs["x"], "histogram matching": histogram_matching(pairs["x"],
+                                                                             pairs["style_images"])}
+    for name, model in transfers.items():
+        outputs[name] = run_transfer(setup, model, pairs["x"], pairs["style_images"])
+    encoder = next(iter(transfers.values())).encoder if transfers else None
+    cause_of = encoder_causes(setup, encoder) if encoder is not None else None
+    scores = pd.concat([score_outputs(out, pairs, setup.dataset.channels, name, cause_of)
+                        for name, out in outputs.items()], ignore_index=True)
+    pairs["outputs"] = outputs
+    return scores, pairs
+
+
+def landing_rate(setup, transfer, n: int = 200, seed: int = 0, neighbours: int = 15) -> dict:
+    """Do outputs land on their target OE? (paper Fig. 4B, as a number.)
+
+    A kNN classifier of the OE is fitted on the frozen encoder's features of real
+    training images; for ``n`` content images re-rendered in the style of an image from
+    another OE, returns the share classified as the target OE, next to the share of
+    the untouched inputs classified as that target (what doing nothing scores).
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    feats, oes, content, style, outputs = oe_landmarks(setup, transfer, n, seed)
+    knn = KNeighborsClassifier(neighbours).fit(feats["real"], oes["real"])
+    target = oes["target"]
+    return {
+        "outputs on target OE": float(np.mean(knn.predict(feats["output"]) == target)),
+        "inputs on target OE": float(np.mean(knn.predict(feats["input"]) == target)),
+        "chance": float(1 / len(np.unique(oes["real"]))),
+        "pairs": int(len(target)),
+    }
+
+
+def oe_landmarks(setup, transfer, n: int = 200, seed: int = 0):
+    """Encoder features (pooled u^L) of real training images, of ``n`` content images and
+    of their outputs re-rendered into another training OE; with the OE labels."""
+    import torch
+
+    from .models import ResNetIN
+    from .train import transfer as run_transfer
+    from .train.runtime import to_tensor
+
+    rng = np.random.default_rng(seed)
+    train = setup.fold.train
+    level = setup.ist.oe_level
+    oe_of = setup.dataset.meta[level].to_numpy()
+    real = rng.choice(train, min(len(train), 1500), replace=False)
+    content = rng.choice(train, min(n, len(train)), replace=False)
+    style = np.array([rng.choice(train[oe_of[train] != oe_of[c]]) for c in content])
+    outputs = run_transfer(setup, transfer, setup.dataset.images[content], setup.dataset.images[style])
+
+    @torch.no_grad()
+    def encode(images):
+        x = to_tensor(images, setup.device)
+        return ResNetIN.pool(transfer.encoder.features(x)).float().cpu().numpy()
+
+    feats = {"real": encode(setup.dataset.images[real]), "input": encode(setup.dataset.images[content]),
+             "output": encode(outputs)}
+    oes = {"real": oe_of[real], "input": oe_of[content], "target": oe_of[style]}
+    return feats, oes, content, style, outputs

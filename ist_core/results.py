@@ -1,0 +1,81 @@
+"""Small committed result summaries: ``results/<dataset>/<profile>/<name>.csv`` and a
+``<name>.json`` beside it naming the commit, the hardware, the date and the command
+that produced them. Chapters read them when a run is too big for book time.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def results_dir() -> Path:
+    """The repository's ``results/`` folder (next to the package in a checkout)."""
+    return REPO / "results"
+
+
+def hardware() -> str:
+    """The GPU's name when torch sees one, else the CPU's, with the core count."""
+    import os
+
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"{torch.cuda.get_device_name(0)} (1 GPU)"
+    except ImportError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, no GPU"
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+changes" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def write_summary(frame: pd.DataFrame, dataset: str, profile: str, name: str,
+                  folder: Path | None = None) -> Path:
+    """Write ``frame`` and its provenance; returns the CSV's path."""
+    folder = (folder or results_dir()) / dataset / profile
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.csv"
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+    meta = {"commit": _commit(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d"),
+            "command": " ".join(["ist", *sys.argv[1:]]), "rows": int(len(frame))}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def read_summary(dataset: str, profile: str, name: str,
+                 folder: Path | None = None) -> tuple[pd.DataFrame, dict] | None:
+    """A stored summary and its provenance, or None when there is none."""
+    path = (folder or results_dir()) / dataset / profile / f"{name}.csv"
+    if not path.exists():
+        return None
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    return pd.read_csv(path, dtype={"level": str}), meta

@@ -1,0 +1,49 @@
+"""Counterfactual fidelity: the scores, the references, the pairs."""
+
+import numpy as np
+import pytest
+
+from ist_core import fidelity
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")  # PSNR of identical images is infinite
+def test_scores_are_perfect_for_the_truth_and_worse_for_a_changed_image():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0.1, 0.6, (4, 2, 32, 32)).astype(np.float32)
+    pairs = {"keep": truth, "shift": truth + 0.05, "x": truth}
+    exact = fidelity.score_outputs(truth, pairs, ["a", "b"], "truth").set_index(["metric", "channel"])
+    off = fidelity.score_outputs(truth * 1.3, pairs, ["a", "b"], "off").set_index(["metric", "channel"])
+    assert exact.loc[("SSIM", "a"), "value"] == pytest.approx(1.0)
+    assert np.isinf(exact.loc[("PSNR", "a"), "value"])
+    assert off.loc[("PSNR", "a"), "value"] < 40 and off.loc[("SSIM", "b"), "value"] < 1
+    assert exact.loc[("L1 to keep", "all"), "value"] == 0
+    assert exact.loc[("L1 to shift", "all"), "value"] == pytest.approx(0.05, abs=1e-6)
+
+
+def test_histogram_matching_undoes_a_change_of_gain():
+    rng = np.random.default_rng(1)
+    cell = rng.uniform(0, 0.5, (3, 2, 32, 32)).astype(np.float32)
+    style = cell[::-1] * 1.6  # other cells, imaged brighter
+    matched = fidelity.histogram_matching(cell, style)
+    target = cell * 1.6  # the same cells under the style's gain
+    assert np.abs(matched - target).mean() < 0.25 * np.abs(cell - target).mean()
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")
+def test_cause_agreement_counts_unchanged_predictions():
+    x = np.zeros((4, 1, 32, 32), np.float32)
+    pairs = {"keep": x, "shift": x, "x": x}
+    cause_of = lambda images: (images.mean(axis=(1, 2, 3)) > 0.1).astype(int)  # noqa: E731
+    out = x.copy()
+    out[:1] += 0.5  # one output changes its predicted cause
+    scores = fidelity.score_outputs(out, pairs, ["c"], "m", cause_of).set_index("metric")
+    assert scores.loc["cause agreement", "value"] == 0.75
+
+
+def test_pairs_take_style_images_from_other_wells_and_render_their_truth(grid_tiny):
+    train = np.arange(len(grid_tiny))
+    pairs = fidelity.fidelity_pairs(grid_tiny, train[:5], train, seed=0)
+    wells = grid_tiny.meta["well"].to_numpy()
+    assert (wells[pairs["content"]] != wells[pairs["style"]]).all()
+    assert pairs["keep"].shape == pairs["x"].shape == (5, *grid_tiny.images.shape[1:])
+    assert not np.allclose(pairs["keep"], pairs["x"])  # another well images the cell differently
