@@ -25,6 +25,9 @@ class ISTConfig:
     """
 
     oe_level: str = "plate"
+    # feature layers u^0.. that form the style code (eq. 1) and enter the style loss
+    # (eq. 3); 5 = the image and all four ResNet layers, as in the paper
+    style_layers: int = 5
     adv: float = 1.0  # eq. 2
     style: float = 1.0  # lambda_1, eq. 3
     cycle: float = 4.0  # lambda_2, eq. 4
@@ -89,5 +92,5 @@ def _replace(obj, overrides: dict, what: str):
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or (isinstance(default, int) and not isinstance(value, int)):
-            raise ValueError(f"{what} {key} expects a {type(default).__name__}, got {value!r}")
+            raise ValueError(f"{what} {key} expects a number of type {type(default).__name__}, got {value!r}")
     return dataclasses.replace(obj, **overrides)

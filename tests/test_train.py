@@ -212,3 +212,41 @@ def test_the_training_command_runs_with_only_the_gpu_images_packages(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     assert result["split"] == "level1-fold0" and 0 <= result["test_macro_f1"] <= 1
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "ist", "--profile", "huge"], "invalid choice: 'huge'"),
+    (["train", "encoder", "--profile", "tiny", "--level", "2", "--fold", "99"], "choose --fold 0.."),
+    (["train", "encoder", "--profile", "tiny", "--dataset", "synthetic-lincs", "--level", "1"],
+     "level 1 (leave one section out) is not defined"),
+    (["train", "ist", "--profile", "tiny", "--set", "gamma=2"], "unknown IST setting"),
+    (["train", "ist", "--profile", "tiny", "--set", "style_layers=2.5"], "style_layers expects"),
+    (["train", "ist", "--profile", "tiny", "--set", "oe_level=building"], "no OE level 'building'"),
+    (["train", "predictor", "--profile", "tiny", "--dataset", "mnist"], "unknown dataset 'mnist'"),
+])
+def test_training_commands_refuse_bad_input_before_training(argv, message, tmp_path, capsys,
+                                                            monkeypatch):
+    from ist_core.cli import main
+
+    monkeypatch.setenv("IST_RUNS_DIR", str(tmp_path))
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert not any(tmp_path.rglob("checkpoint.pt"))
+
+
+def test_transfer_command_writes_the_re_rendered_images(tmp_path, monkeypatch, capsys):
+    from ist_core.cli import main
+
+    monkeypatch.setenv("IST_RUNS_DIR", str(tmp_path))
+    out = tmp_path / "out.npy"
+    assert main(["transfer", "--profile", "tiny", "--level", "2", "--content", "0", "5", "9",
+                 "--style", "100", "--out", str(out), "--no-progress"]) == 0
+    images = np.load(out)
+    assert images.shape == (3, 3, 32, 32) and np.isfinite(images).all()
+    assert main(["transfer", "--profile", "tiny", "--level", "2", "--content", "0", "5",
+                 "--style", "1", "2", "3", "--out", str(out), "--no-progress"]) == 2
+    assert "one style image or one per content image" in capsys.readouterr().err

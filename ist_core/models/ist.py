@@ -91,11 +91,15 @@ class Generator(nn.Module):
     step, concatenates the encoder's features of the same resolution (skip
     connections) and modulates every convolution with AdaIN fed the style code."""
 
-    def __init__(self, feature_channels: list[int], width: int = 32):
+    def __init__(self, feature_channels: list[int], width: int = 32, style_layers: int | None = None):
         super().__init__()
         depth = len(feature_channels) - 1
         self.image_channels = feature_channels[0]
-        self.style_dim = style_dim(feature_channels)
+        # the style code is read from the first `style_layers` feature layers (u^0, u^1, ...)
+        self.style_layers = style_layers or len(feature_channels)
+        if not 1 <= self.style_layers <= len(feature_channels):
+            raise ValueError(f"style_layers must lie in 1..{len(feature_channels)}, got {style_layers}")
+        self.style_dim = style_dim(feature_channels[:self.style_layers])
         dec = [width * min(2**level, 8) for level in range(depth + 1)]
         self.bottom = DecoderBlock(feature_channels[depth], dec[depth], self.style_dim)
         self.blocks = nn.ModuleList(
@@ -144,7 +148,7 @@ class StyleTransfer(nn.Module):
 
     @torch.no_grad()
     def style_codes(self, images: torch.Tensor) -> torch.Tensor:
-        return style_code(self.encoder.features(images))
+        return style_code(self.encoder.features(images)[:self.generator.style_layers])
 
     @torch.no_grad()
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:

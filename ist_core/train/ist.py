@@ -32,9 +32,10 @@ def generator_terms(encoder: Encoder, gen: Generator, critic: Critic, content: t
         output = gen(feats_content, code_style)
     feats_out = encoder.features(output)
     reconstruction = gen(feats_out, code_content)
+    k = gen.style_layers
     return {
         "adv": losses.adversarial_loss(critic(output, oe_style).float()),
-        "style": losses.style_loss(feats_out, feats_style),
+        "style": losses.style_loss(feats_out[:k], feats_style[:k]),
         "cycle": losses.cycle_loss(content, reconstruction),
         "content": losses.content_loss(output, content, feats_out, feats_content),
         "match": losses.class_matching_loss(encoder.cause_logits(feats_out), probs_content),
@@ -44,7 +45,7 @@ def generator_terms(encoder: Encoder, gen: Generator, critic: Critic, content: t
 def build_generator(setup: FoldSetup, encoder: Encoder) -> tuple[Generator, Critic]:
     """A fresh generator and a critic initialised from the encoder (one head per training OE)."""
     torch.manual_seed(derive_seed(setup.seed, "init", "generator"))
-    gen = Generator(encoder.channels, setup.profile.gen_width).to(setup.device)
+    gen = Generator(encoder.channels, setup.profile.gen_width, setup.ist.style_layers).to(setup.device)
     critic = Critic.from_encoder(encoder, encoder.oe_head.out_features).to(setup.device)
     for p in critic.parameters():
         p.requires_grad_(True)
@@ -74,7 +75,7 @@ def train_ist(setup: FoldSetup, encoder: Encoder | None = None, progress: bool =
             oe_b = data.labels(ib)[1]
             with torch.no_grad(), ctx():
                 ua, ub = encoder.features(xa), encoder.features(xb)
-                va, vb = style_code(ua), style_code(ub)
+                va, vb = style_code(ua[:gen.style_layers]), style_code(ub[:gen.style_layers])
                 pa = torch.softmax(encoder.cause_logits(ua).float(), dim=1)
             with ctx():
                 output = gen(ua, vb)
