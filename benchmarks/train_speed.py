@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import platform
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
+from ist_core.models import StyleTransfer
 from ist_core.profiles import get_profile
+from ist_core.results import hardware
 from ist_core.train import setup_fold, train_encoder, train_ist, train_predictor
+from ist_core.train.ist import build_generator
+from ist_core.train.pretrain import build_encoder, freeze
 
 
 def _sync(device):
@@ -35,9 +39,7 @@ def timed(label, fn, setup, steps, warmup):
     for n, name in ((warmup, "warm-up"), (steps, "timed")):
         setup.profile = dataclasses.replace(prof, encoder_steps=n, ist_steps=n, predictor_steps=n,
                                             checkpoint_every=10**9)
-        setup.runs = tempfile.mkdtemp(prefix=f"bench-{label}-{name}-")
-        from pathlib import Path
-        setup.runs = Path(setup.runs)
+        setup.runs = Path(tempfile.mkdtemp(prefix=f"bench-{label}-{name}-"))
         _sync(setup.device)
         start = time.perf_counter()
         fn(setup)
@@ -58,8 +60,9 @@ def main():
 
     setup = setup_fold(args.dataset, level=2, fold=0, profile=get_profile(args.profile),
                        device=args.device)
-    encoder = train_encoder(dataclasses.replace(setup, runs=tempfile.mkdtemp()), progress=False)
-    transfer = train_ist(dataclasses.replace(setup, runs=tempfile.mkdtemp()), encoder, progress=False)
+    # throughput does not depend on the weights: untrained networks, frozen as in training
+    encoder = freeze(build_encoder(setup))
+    transfer = freeze(StyleTransfer(encoder, freeze(build_generator(setup, encoder)[0])))
     rates = {
         "encoder": timed("encoder", lambda s: train_encoder(s, progress=False), setup,
                          args.steps, args.warmup),
@@ -71,8 +74,7 @@ def main():
                                  setup, args.steps, args.warmup),
     }
     device = setup.device
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    print(f"device: {device} ({name}), threads {torch.get_num_threads()}, amp {setup.amp}")
+    print(f"device: {device} ({hardware()}), threads {torch.get_num_threads()}, amp {setup.amp}")
     print(f"profile {setup.profile.name}: {setup.image_shape} images, width {setup.profile.width}, "
           f"generator width {setup.profile.gen_width}, batch {setup.profile.batch_size}, "
           f"{args.steps} timed steps")

@@ -6,7 +6,7 @@ checkpoints. Loss weights and the OE level live in :class:`ISTConfig` so that a
 chapter or the command line can vary them without touching the profile.
 
 - ``tiny``: the test suite; seconds per network on two CPU cores, no claim to work.
-- ``quick``: the book on a CPU; minutes per fold, large enough to show the effect.
+- ``quick``: the book on a CPU; a few minutes per fold.
 - ``paper``: a GPU; full-width ResNet18s at 64 px on the paper-size synthetic data.
 """
 
@@ -28,11 +28,13 @@ class ISTConfig:
     # feature layers u^0.. that form the style code (eq. 1) and enter the style loss
     # (eq. 3); 5 = the image and all four ResNet layers, as in the paper
     style_layers: int = 5
+    # the paper gives no values for the lambdas; these keep the content of a cell (see the
+    # IST chapter for what weaker content terms do)
     adv: float = 1.0  # eq. 2
-    style: float = 1.0  # lambda_1, eq. 3
-    cycle: float = 4.0  # lambda_2, eq. 4
-    content: float = 2.0  # lambda_3, eq. 5
-    match: float = 1.0  # lambda_4, eq. 6
+    style: float = 2.0  # lambda_1, eq. 3
+    cycle: float = 2.0  # lambda_2, eq. 4
+    content: float = 1.0  # lambda_3, eq. 5
+    match: float = 3.0  # lambda_4, eq. 6
     r1: float = 0.0  # R1 penalty on the critic (not in the paper; 0 = off)
     test_styles: int = 1  # test-time correction: styles averaged per test image
 
@@ -61,7 +63,7 @@ PROFILES = {
                     ist_steps=30, predictor_steps=30, lr=2e-3, ist_lr=1e-3,
                     checkpoint_every=10, log_every=5, eval_batch=128),
     "quick": Profile("quick", "quick", width=16, gen_width=16, batch_size=32, encoder_steps=400,
-                     ist_steps=600, predictor_steps=600, lr=1e-3, ist_lr=5e-4,
+                     ist_steps=600, predictor_steps=600, lr=1e-3, ist_lr=1e-3,
                      checkpoint_every=100),
     "paper": Profile("paper", "paper", width=64, gen_width=32, batch_size=128, encoder_steps=3000,
                      ist_steps=10000, predictor_steps=6000, lr=5e-4, ist_lr=2e-4,

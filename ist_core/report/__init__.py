@@ -1,12 +1,19 @@
 """Figures and tables for the book, split by what they draw.
 
 - :mod:`.data`: cells, channels, designs (Fig. 3), counterfactuals, diagnostics;
+- :mod:`.causal`: the structural causal models of Fig. 1;
+- :mod:`.ist`: training curves, Fig. 4B/C, counterfactual fidelity, naive vs IST out of
+  distribution;
 
 Every plotting function returns a closed :class:`matplotlib.figure.Figure`; chapters
 call them as ``report.<name>``.
 """
 
 from .data import *  # noqa: F401,F403
+from .causal import *  # noqa: F401,F403
+from .causal import __all__ as _causal_all
 from .data import __all__ as _data_all
+from .ist import *  # noqa: F401,F403
+from .ist import __all__ as _ist_all
 
-__all__ = list(_data_all)
+__all__ = [*_data_all, *_causal_all, *_ist_all]

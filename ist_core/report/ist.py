@@ -1,0 +1,220 @@
+"""Figures and tables of the IST chapter: training curves, Fig. 4B/C, fidelity, OOD scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import _figure, natural_key, to_rgb
+
+__all__ = [
+    "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
+    "ood_table", "plot_ood", "plot_feature_umap", "shortcut_table",
+]
+
+LEVEL_LABELS = {"iid": "IID", "1": "level 1\n(section out)", "2": "level 2\n(plate out)",
+                "3": "level 3\n(series out)"}
+
+
+def _umap(**kw):
+    """umap-learn's UMAP, imported here (it takes seconds) without the warning its tqdm
+    import prints in notebooks that lack ipywidgets."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import umap
+    return umap.UMAP(n_neighbors=15, min_dist=0.3, n_jobs=1, **kw)
+
+
+def network_table(networks: dict) -> pd.DataFrame:
+    """Trainable size of each network (name -> module)."""
+    rows = [{"network": name, "parameters": sum(p.numel() for p in module.parameters())}
+            for name, module in networks.items()]
+    return pd.DataFrame(rows).set_index("network")
+
+
+def plot_losses(run_folder, title: str = "", smooth: int = 3):
+    """Each loss term of a run's ``losses.csv`` against the step, one panel per term."""
+    log = pd.read_csv(Path(run_folder) / "losses.csv")
+    terms = [c for c in log.columns if c not in ("step", "seconds", "total")]
+    cols = min(3, len(terms))
+    rows = -(-len(terms) // cols)
+    fig, axes = _figure(rows, cols, (8, 2.2 * rows))
+    for ax, term in zip(axes.flat, terms):
+        ax.plot(log["step"], log[term], color="0.75", lw=1)
+        ax.plot(log["step"], log[term].rolling(smooth, min_periods=1).mean(), color="C0", lw=1.5)
+        ax.set_title(term, fontsize=9)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(terms):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("step", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_oe_umap(feats: dict, oes: dict, seed: int = 0, n_targets: int = 3):
+    """Fig. 4B: a UMAP of the frozen encoder's features of real training images, coloured
+    by OE, with re-rendered images placed by the same map. Left: the inputs, at their
+    own OE; right: the outputs, coloured by the OE they were rendered into. Only the
+    outputs aimed at ``n_targets`` OEs are drawn, so that each can be followed."""
+    reducer = _umap(random_state=seed)
+    real = reducer.fit_transform(feats["real"])
+    names = sorted(set(oes["real"]), key=str)
+    colours = {n: f"C{i % 10}" for i, n in enumerate(names)}
+    targets = pd.Series(oes["target"]).value_counts().index[:n_targets].tolist()
+    chosen = np.isin(oes["target"], targets)
+    inputs = reducer.transform(feats["input"][chosen])
+    outputs = reducer.transform(feats["output"][chosen])
+    fig, axes = _figure(1, 2, (8, 4), sharex=True, sharey=True)
+    axes = axes[0]
+    for ax, pts, labels, title in ((axes[0], inputs, oes["input"][chosen], "inputs, at their own OE"),
+                                   (axes[1], outputs, oes["target"][chosen],
+                                    "outputs, coloured by target OE")):
+        ax.scatter(real[:, 0], real[:, 1], s=3, c=[colours[o] for o in oes["real"]], alpha=0.25,
+                   linewidths=0)
+        ax.scatter(pts[:, 0], pts[:, 1], s=28, c=[colours[o] for o in labels], edgecolors="k",
+                   linewidths=0.6, marker="o" if ax is axes[0] else "*")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [axes[1].scatter([], [], c=colours[t], s=30, marker="*", edgecolors="k",
+                               label=f"target {t}") for t in targets]
+    axes[1].legend(handles=handles, fontsize=7, loc="best", frameon=True)
+    fig.tight_layout()
+    return fig
+
+
+def plot_transfer_strip(dataset, content: int, styles: list[int], truth: np.ndarray,
+                        outputs: dict[str, np.ndarray]):
+    """Fig. 4C: one cell (left) re-rendered into several OEs (columns, named by the style
+    image's well): the style image, the true counterfactual, and each method's output."""
+    x = np.asarray(dataset.images[[content]], np.float32)
+    style_images = np.asarray(dataset.images[styles], np.float32)
+    rows = {"style image": style_images, "true counterfactual": truth, **outputs}
+    every = np.concatenate([x, *rows.values()])
+    rgb = to_rgb(np.clip(every, 0, 1), dataset.channels, scale="global")
+    ncols = len(styles) + 1
+    fig, axes = _figure(len(rows), ncols, (1.3 * ncols + 0.8, 1.35 * len(rows) + 0.3))
+    wells = dataset.meta["well"].to_numpy()
+    start = 1
+    for r, (label, _) in enumerate(rows.items()):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+                if r == 0:
+                    ax.imshow(rgb[0])
+                    ax.set_title(f"input\n{wells[content]}", fontsize=7)
+                else:
+                    ax.axis("off")
+                    ax.text(1.0, 0.5, label, fontsize=8, ha="right", va="center",
+                            transform=ax.transAxes)
+                continue
+            ax.imshow(rgb[start + r * len(styles) + c - 1])
+            if r == 0:
+                ax.set_title(wells[styles[c - 1]], fontsize=7)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def plot_fidelity_pairs(dataset, pairs: dict, n: int = 6):
+    """A few pairs side by side: content, style, truth (keep) and every method's output."""
+    columns = {"content": pairs["x"], "style": pairs["style_images"], "truth (keep)": pairs["keep"],
+               **pairs["outputs"]}
+    columns.pop("input", None)
+    n = min(n, len(pairs["x"]))
+    names = list(columns)
+    every = np.concatenate([np.clip(columns[k][:n], 0, 1) for k in names])
+    rgb = to_rgb(every, dataset.channels, scale="global")
+    fig, axes = _figure(n, len(names), (1.25 * len(names), 1.25 * n + 0.3))
+    for c, name in enumerate(names):
+        for r in range(n):
+            ax = axes[r, c]
+            ax.imshow(rgb[c * n + r])
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, c].set_title(name, fontsize=8)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def ood_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Macro-F1 per level (rows) and method (columns) as 'mean ± sd (n)' strings."""
+    order = [lvl for lvl in LEVEL_LABELS if lvl in set(scores["level"].astype(str))]
+    grouped = scores.assign(level=scores["level"].astype(str)).groupby(["level", "method"])["value"]
+    stats = grouped.agg(["mean", "std", "count"]).reset_index()
+
+    def cell(row):
+        sd = "" if row["count"] < 2 else f" ± {row['std']:.3f}"
+        return f"{row['mean']:.3f}{sd}"
+
+    stats["macro-F1"] = stats.apply(cell, axis=1)
+    table = stats.pivot(index="level", columns="method", values="macro-F1").reindex(order)
+    table.index = [LEVEL_LABELS[lvl].replace("\n", " ") for lvl in table.index]
+    return table
+
+
+def plot_ood(scores: pd.DataFrame, chance: float | None = None):
+    """Grouped bars: mean macro-F1 per level, one bar per method, seeds and folds as dots."""
+    scores = scores.assign(level=scores["level"].astype(str))
+    levels = [lvl for lvl in LEVEL_LABELS if lvl in set(scores["level"])]
+    methods = list(dict.fromkeys(scores["method"]))
+    width = 0.8 / len(methods)
+    fig, axes = _figure(1, 1, (7, 3))
+    ax = axes[0, 0]
+    for m, method in enumerate(methods):
+        for i, level in enumerate(levels):
+            vals = scores[(scores["level"] == level) & (scores["method"] == method)]["value"]
+            x = i + (m - (len(methods) - 1) / 2) * width
+            ax.bar(x, vals.mean(), width * 0.9, color=f"C{m}", label=method if i == 0 else None)
+            ax.scatter(np.full(len(vals), x), vals, s=10, color="k", zorder=3)
+    if chance is not None:
+        ax.axhline(chance, color="0.4", ls=":", lw=1, label="chance")
+    ax.set_xticks(range(len(levels)), [LEVEL_LABELS[lvl] for lvl in levels], fontsize=8)
+    ax.set_ylabel("macro-F1")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+
+def plot_feature_umap(features: np.ndarray, meta: pd.DataFrame, by=("y_name", "plate"),
+                      titles=("coloured by cause", "coloured by plate"), seed: int = 0):
+    """One UMAP of ``features`` (N, D), drawn once per column of ``meta`` in ``by``."""
+    xy = _umap(random_state=seed).fit_transform(features)
+    fig, axes = _figure(1, len(by), (4 * len(by), 4))
+    for ax, column, title in zip(axes[0], by, titles):
+        values = meta[column].astype(str).to_numpy()
+        names = sorted(set(values), key=natural_key)
+        for i, name in enumerate(names):
+            pick = values == name
+            ax.scatter(xy[pick, 0], xy[pick, 1], s=4, color=f"C{i % 10}", label=name,
+                       linewidths=0, alpha=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if len(names) <= 12:
+            ax.legend(fontsize=6, markerscale=2.5, frameon=False, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def shortcut_table(results: dict) -> pd.DataFrame:
+    """Plate accuracy within each cause (check (a) of the data chapter) for several feature
+    sets: name -> the records of :func:`ist_core.diagnostics.plate_within_cause`."""
+    rows = []
+    for name, records in results.items():
+        frame = pd.DataFrame(records)
+        rows.append({"features": name, "causes tested": len(frame),
+                     "plate accuracy within cause": frame["accuracy"].mean(),
+                     "chance": frame["chance"].mean()})
+    return pd.DataFrame(rows).set_index("features").round(3)
