@@ -139,17 +139,16 @@ def evaluate_transfer(setup, transfers: dict, n_pairs: int = 64, seed: int = 0,
     return scores, pairs
 
 
-def landing_rate(setup, transfer, n: int = 200, seed: int = 0, neighbours: int = 15) -> dict:
+def landing_rate(feats: dict, oes: dict, neighbours: int = 15) -> dict:
     """Do outputs land on their target OE? (paper Fig. 4B, as a number.)
 
-    A kNN classifier of the OE is fitted on the frozen encoder's features of real
-    training images; for ``n`` content images re-rendered in the style of an image from
-    another OE, returns the share classified as the target OE, next to the share of
-    the untouched inputs classified as that target (what doing nothing scores).
+    Takes :func:`oe_landmarks`' features and labels. A kNN classifier of the OE is
+    fitted on the frozen encoder's features of real training images; returns the share
+    of outputs it assigns to their target OE, next to the share of the untouched
+    inputs it assigns to that target (what doing nothing scores), and chance.
     """
     from sklearn.neighbors import KNeighborsClassifier
 
-    feats, oes, content, style, outputs = oe_landmarks(setup, transfer, n, seed)
     knn = KNeighborsClassifier(neighbours).fit(feats["real"], oes["real"])
     target = oes["target"]
     return {

@@ -47,3 +47,16 @@ def test_pairs_take_style_images_from_other_wells_and_render_their_truth(grid_ti
     assert (wells[pairs["content"]] != wells[pairs["style"]]).all()
     assert pairs["keep"].shape == pairs["x"].shape == (5, *grid_tiny.images.shape[1:])
     assert not np.allclose(pairs["keep"], pairs["x"])  # another well images the cell differently
+
+
+def test_landing_rate_counts_outputs_placed_on_their_target_oe():
+    rng = np.random.default_rng(0)
+    centres = {"p1": 0.0, "p2": 10.0}
+    real_oe = np.repeat(["p1", "p2"], 50)
+    real = np.array([[centres[o]] for o in real_oe]) + rng.normal(0, 0.5, (100, 1))
+    target = np.array(["p2"] * 10)
+    feats = {"real": real, "input": np.zeros((10, 1)),  # inputs sit on p1
+             "output": np.r_[np.full((7, 1), 10.0), np.zeros((3, 1))]}  # 7 of 10 moved to p2
+    rate = fidelity.landing_rate(feats, {"real": real_oe, "target": target})
+    assert rate["outputs on target OE"] == 0.7 and rate["inputs on target OE"] == 0.0
+    assert rate["chance"] == 0.5

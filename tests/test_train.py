@@ -250,3 +250,22 @@ def test_transfer_command_writes_the_re_rendered_images(tmp_path, monkeypatch, c
     assert main(["transfer", "--profile", "tiny", "--level", "2", "--content", "0", "5",
                  "--style", "1", "2", "3", "--out", str(out), "--no-progress"]) == 2
     assert "one style image or one per content image" in capsys.readouterr().err
+
+
+def test_predictor_takes_a_generator_run_of_the_same_fold_and_refuses_another(
+        tmp_path, monkeypatch, capsys):
+    from ist_core.cli import main
+
+    monkeypatch.setenv("IST_RUNS_DIR", str(tmp_path))
+    base = ["--profile", "tiny", "--level", "2", "--fold", "1", "--no-progress"]
+    assert main(["train", "ist", *base]) == 0
+    generator = tmp_path / "synthetic-grid" / "tiny" / "generator" / "level2-fold1" / "seed0"
+    capsys.readouterr()
+    assert main(["train", "predictor", "--ist", str(generator), *base, "--seed", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "predictor-ist-" in result["run"] and "seed1" in result["run"]
+    other = ["--profile", "tiny", "--level", "2", "--fold", "0", "--no-progress"]
+    assert main(["train", "predictor", "--ist", str(generator), *other]) == 2
+    assert "trained for another fold" in capsys.readouterr().err
+    assert main(["train", "predictor", "--ist", str(tmp_path / "nowhere"), *other]) == 2
+    assert "not a finished generator run" in capsys.readouterr().err

@@ -56,10 +56,17 @@ def cmd_train(args):
         result["run"] = str(setup.run_dir("generator"))
     else:
         transfer = None
-        if args.ist is not None:
+        if args.ist == "fold":
             transfer = train_ist(setup, progress=progress)
-        predictor = train_predictor(setup, transfer, progress)
-        kind = "ist" if transfer is not None else "naive"
+        elif args.ist is not None:
+            transfer = _load_generator(setup, Path(args.ist))
+        tag = None
+        if args.ist not in (None, "fold"):
+            import hashlib
+
+            tag = hashlib.sha1(str(Path(args.ist).resolve()).encode()).hexdigest()[:8]
+        predictor = train_predictor(setup, transfer, progress, tag=tag)
+        kind = "naive" if transfer is None else "ist" if tag is None else f"ist-{tag}"
         result["run"] = str(setup.run_dir(f"predictor-{kind}", transfer is not None))
         scores = evaluate(setup, {kind: (predictor, transfer)})
         result["test_macro_f1"] = float(scores["value"].iloc[0])
@@ -72,6 +79,29 @@ def cmd_train(args):
             line += f"\ntest macro-F1 on {', '.join(result['held_out']) or 'the IID hold-out'}: " \
                     f"{result['test_macro_f1']:.3f}"
         print(line)
+
+
+def _load_generator(setup, folder: Path):
+    """A finished generator run given by its folder; it must belong to this fold."""
+    from ..models import StyleTransfer
+    from .ist import build_generator
+    from .loop import CONFIG, is_done, load_modules
+    from .pretrain import freeze, train_encoder
+
+    if not (folder / CONFIG).exists() or not is_done(folder):
+        raise ValueError(f"--ist {folder}: not a finished generator run (no {CONFIG} and done.json); "
+                         "train one with `ist train ist`, or give --ist without a folder")
+    stored = json.loads((folder / CONFIG).read_text())
+    mine = setup.config("generator", setup.profile.ist_steps)
+    keys = ("component", "dataset", "level", "fold", "held_out", "profile", "ist")
+    differs = [k for k in keys if stored.get(k) != json.loads(json.dumps(mine[k], default=str))]
+    if differs:
+        raise ValueError(f"--ist {folder}: that generator was trained for another fold or setting "
+                         f"(differs in {differs}); pass the same --dataset/--level/--fold/--profile/--set")
+    encoder = train_encoder(setup, progress=False)
+    gen, critic = build_generator(setup, encoder)
+    load_modules(folder, {"generator": gen, "critic": critic}, map_location=setup.device)
+    return freeze(StyleTransfer(encoder, freeze(gen)))
 
 
 def cmd_ood(args):
@@ -162,9 +192,10 @@ def add_parsers(sub) -> None:
         p = tsub.add_parser(name, help=helps[name])
         _common(p)
         if name == "predictor":
-            p.add_argument("--ist", nargs="?", const="fold", default=None,
-                           help="train on IST's interventional distribution (the fold's generator, "
-                                "trained first if needed)")
+            p.add_argument("--ist", nargs="?", const="fold", default=None, metavar="RUN",
+                           help="train on IST's interventional distribution: with no value, the "
+                                "fold's own generator (trained first if needed); or the folder of "
+                                "a finished generator run of the same fold")
         p.add_argument("--json", action="store_true", help="print JSON")
         p.set_defaults(func=cmd_train, component=name)
     p = tsub.add_parser("ood", help="naive vs IST predictor over levels, folds and seeds")

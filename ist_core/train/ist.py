@@ -13,7 +13,7 @@ import torch
 
 from .. import losses
 from ..models import Critic, Encoder, Generator, StyleTransfer, style_code
-from .loop import fit, is_done, load_modules
+from .loop import check_config, fit, is_done, load_modules
 from .pretrain import freeze, train_encoder
 from .runtime import autocast, derive_seed, generator, to_tensor
 from .setup import FoldSetup
@@ -101,6 +101,7 @@ def train_ist(setup: FoldSetup, encoder: Encoder | None = None, progress: bool =
             {"generator": opt_g, "critic": opt_d}, step, prof.ist_steps, prof.checkpoint_every,
             prof.log_every, progress, desc=f"IST {setup.split}")
     else:
+        check_config(folder, setup.config("generator", prof.ist_steps))
         load_modules(folder, modules, map_location=setup.device)
     return freeze(StyleTransfer(encoder, freeze(gen)))
 

@@ -100,7 +100,7 @@ def fit(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config = json.loads(json.dumps(config, default=str))  # plain values only
-    _check_config(folder, config)
+    check_config(folder, config)
     start, rows = 0, []
     if (folder / CHECKPOINT).exists():
         state = load_modules(folder, modules, map_location=_device_of(modules))
@@ -167,7 +167,9 @@ def _device_of(modules: dict) -> torch.device:
     return torch.device("cpu")
 
 
-def _check_config(folder: Path, config: dict) -> None:
+def check_config(folder: Path, config: dict) -> None:
+    """Refuse a run folder whose stored configuration differs from ``config``."""
+    config = json.loads(json.dumps(config, default=str))
     path = folder / CONFIG
     if not path.exists():
         return

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import Predictor, StyleTransfer
-from .loop import fit, is_done, load_modules
+from .loop import check_config, fit, is_done, load_modules
 from .pretrain import freeze
 from .runtime import FoldImages, autocast, derive_seed, generator, to_tensor
 from .setup import FoldSetup
@@ -30,10 +30,11 @@ def build_predictor(setup: FoldSetup) -> Predictor:
 
 
 def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
-                    progress: bool = True) -> Predictor:
+                    progress: bool = True, tag: str | None = None) -> Predictor:
     """Train (or resume, or load) the naive predictor, or the IST predictor when ``transfer``
-    is given. The same initial weights, batches and augmentation either way."""
-    kind = "naive" if transfer is None else "ist"
+    is given. The same initial weights, batches and augmentation either way. ``tag`` names
+    a transfer other than the fold's own generator (it becomes part of the run folder)."""
+    kind = "naive" if transfer is None else "ist" if tag is None else f"ist-{tag}"
     predictor = build_predictor(setup)
     folder = setup.run_dir(f"predictor-{kind}", ist_dependent=transfer is not None)
     prof = setup.profile
@@ -62,6 +63,7 @@ def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
             {"predictor": opt}, step, prof.predictor_steps, prof.checkpoint_every, prof.log_every,
             progress, desc=f"predictor ({kind}) {setup.split}")
     else:
+        check_config(folder, setup.config(f"predictor-{kind}", prof.predictor_steps))
         load_modules(folder, {"predictor": predictor}, map_location=setup.device)
     return freeze(predictor)
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import Encoder
-from .loop import fit, is_done, load_modules
+from .loop import check_config, fit, is_done, load_modules
 from .runtime import autocast, derive_seed, generator
 from .setup import FoldSetup
 
@@ -47,6 +47,7 @@ def train_encoder(setup: FoldSetup, progress: bool = True) -> Encoder:
             {"encoder": opt}, step, prof.encoder_steps, prof.checkpoint_every, prof.log_every,
             progress, desc=f"encoder {setup.split}")
     else:
+        check_config(folder, setup.config("encoder", prof.encoder_steps))
         load_modules(folder, {"encoder": encoder}, map_location=setup.device)
     return freeze(encoder)
 
