@@ -20,9 +20,17 @@ LEVEL_LABELS = {"iid": "IID", "1": "level 1\n(section out)", "2": "level 2\n(pla
 
 def _umap(**kw):
     """umap-learn's UMAP, imported here (it takes seconds) without the warning its tqdm
-    import prints in notebooks that lack ipywidgets."""
+    import prints in notebooks that lack ipywidgets.
+
+    numba's default OpenMP threads keep spinning after a UMAP fit and slow every later
+    PyTorch step in the same process five- to forty-fold on two cores; its workqueue
+    layer does not (set before numba starts its threads).
+    """
     import warnings
 
+    import numba
+
+    numba.config.THREADING_LAYER = "workqueue"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="IProgress not found")
         import umap
