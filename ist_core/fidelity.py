@@ -87,8 +87,8 @@ def score_outputs(outputs: np.ndarray, pairs: dict, channels, method: str,
 
 
 def fidelity_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Methods as rows, (metric, channel) as columns."""
-    table = scores.pivot_table(index="method", columns=["metric", "channel"], values="value",
+    """(metric, channel) as rows, one column per method (narrow enough for a page)."""
+    table = scores.pivot_table(index=["metric", "channel"], columns="method", values="value",
                                sort=False)
     return table.round(3)
 
