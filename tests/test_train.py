@@ -269,3 +269,13 @@ def test_predictor_takes_a_generator_run_of_the_same_fold_and_refuses_another(
     assert "trained for another fold" in capsys.readouterr().err
     assert main(["train", "predictor", "--ist", str(tmp_path / "nowhere"), *other]) == 2
     assert "not a finished generator run" in capsys.readouterr().err
+
+
+def test_test_time_styles_do_not_make_a_new_generator_run(tmp_path):
+    a = setup_fold("synthetic-grid", level="iid", profile="tiny", runs=tmp_path)
+    b = setup_fold("synthetic-grid", level="iid", profile="tiny", runs=tmp_path,
+                   ist={"test_styles": 4})
+    c = setup_fold("synthetic-grid", level="iid", profile="tiny", runs=tmp_path,
+                   ist={"content": 0.5})
+    assert a.run_dir("generator") == b.run_dir("generator") != c.run_dir("generator")
+    assert a.config("generator", 1) == b.config("generator", 1)

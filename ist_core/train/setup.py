@@ -101,8 +101,8 @@ class FoldSetup:
 
     def run_dir(self, component: str, ist_dependent: bool = True) -> Path:
         """The folder of ``component`` (encoder, generator, predictor-naive, ...) for this fold."""
-        if ist_dependent and self.ist != ISTConfig():
-            digest = hashlib.sha1(json.dumps(dataclasses.asdict(self.ist), sort_keys=True).encode())
+        if ist_dependent and self._training_ist() != _training_fields(ISTConfig()):
+            digest = hashlib.sha1(json.dumps(self._training_ist(), sort_keys=True).encode())
             component = f"{component}-{digest.hexdigest()[:8]}"
         return (self.runs / self.dataset.name / self.profile.name / component / self.split
                 / f"seed{self.seed}")
@@ -120,8 +120,18 @@ class FoldSetup:
             "seed": self.seed,
             "steps": steps,
             "profile": dataclasses.asdict(self.profile),
-            "ist": dataclasses.asdict(self.ist),
+            "ist": self._training_ist(),
         }
+
+    def _training_ist(self) -> dict:
+        return _training_fields(self.ist)
+
+
+def _training_fields(ist: ISTConfig) -> dict:
+    """The IST settings that shape trained weights (``test_styles`` acts at test time only)."""
+    fields = dataclasses.asdict(ist)
+    fields.pop("test_styles")
+    return fields
 
 
 def setup_fold(dataset: str | Dataset = "synthetic-grid", level="iid", fold: int = 0,
