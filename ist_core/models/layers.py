@@ -23,3 +23,67 @@ class AdaIN(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.affine(style)[:, :, None, None].chunk(2, dim=1)  # (B, C, 1, 1) each
         return (1 + gamma) * self.norm(x) + beta
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, alpha):
+        ctx.alpha = alpha
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.alpha * grad, None
+
+
+class GradientReversal(nn.Module):
+    """Identity forward; multiplies the gradient by ``-alpha`` backward (Ganin & Lempitsky
+    2015): the layer behind DR's OE head (paper Sec. 5.2)."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _ReverseGradient.apply(x, self.alpha)
+
+
+class MixStyle(nn.Module):
+    """MixStyle (Zhou et al. 2021): in training, with probability ``p`` per batch, mix each
+    feature map's channel means and standard deviations with those of another image,
+    weights drawn from Beta(``alpha``, ``alpha``). ``mix="random"`` pairs images at
+    random; ``"crossdomain"`` pairs each with an image of another domain when the
+    batch's ``domains`` are given. The identity in evaluation mode."""
+
+    def __init__(self, p: float = 0.5, alpha: float = 0.1, mix: str = "random", eps: float = 1e-6):
+        super().__init__()
+        if mix not in ("random", "crossdomain"):
+            raise ValueError(f"mix must be 'random' or 'crossdomain', got {mix!r}")
+        self.p, self.mix, self.eps = p, mix, eps
+        self.beta = torch.distributions.Beta(alpha, alpha)
+        self.domains: torch.Tensor | None = None  # set per batch for cross-domain mixing
+
+    def partners(self, n: int, device) -> torch.Tensor:
+        """Index of the image whose style each image borrows."""
+        perm = torch.randperm(n, device=device)
+        if self.mix == "crossdomain" and self.domains is not None:
+            domains = self.domains.to(device)
+            for i in range(n):  # re-draw partners that share the image's domain, where possible
+                others = torch.nonzero(domains != domains[i]).flatten()
+                if len(others) and domains[perm[i]] == domains[i]:
+                    perm[i] = others[torch.randint(len(others), (1,), device=device)]
+        return perm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or torch.rand(1).item() > self.p:
+            return x
+        b = x.shape[0]
+        var, mu = torch.var_mean(x, dim=(2, 3), keepdim=True)
+        sig = (var + self.eps).sqrt()
+        mu, sig = mu.detach(), sig.detach()
+        normed = (x - mu) / sig
+        lam = self.beta.sample((b, 1, 1, 1)).to(x.device, x.dtype)
+        perm = self.partners(b, x.device)
+        mu_mix = lam * mu + (1 - lam) * mu[perm]
+        sig_mix = lam * sig + (1 - lam) * sig[perm]
+        return normed * sig_mix + mu_mix
