@@ -142,15 +142,22 @@ def validate(images: np.ndarray, meta: pd.DataFrame, unit: str) -> pd.DataFrame:
     return meta
 
 
+def checkout_root() -> Path | None:
+    """The repository this package runs from, or None when it is installed elsewhere."""
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "pyproject.toml").is_file() and (repo / "ist_core").is_dir():
+        return repo
+    return None
+
+
 def data_dir() -> Path:
     """Where downloads and cached stores live: ``$IST_DATA_DIR``, else a checkout's ``data/``,
     else a user cache folder."""
     env = os.environ.get(ENV_DIR)
     if env:
         return Path(env).expanduser()
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").is_file() and (repo / "ist_core").is_dir():
-        return repo / "data"
+    if checkout_root() is not None:
+        return checkout_root() / "data"
     import pooch  # imported here: it pulls tqdm.auto, which warns inside notebooks
 
     return Path(pooch.os_cache("ist-core"))

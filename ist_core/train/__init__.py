@@ -34,8 +34,8 @@ def evaluate(setup: FoldSetup, predictors: dict, test_styles: int | None = None)
     images = setup.dataset.images[setup.fold.test]
     y = setup.dataset.meta["y"].to_numpy()[setup.fold.test]
     rows = []
-    for name, (predictor, transfer) in predictors.items():
-        probs = predict_proba(setup, predictor, images, transfer, test_styles)
+    for name, (predictor, style_model) in predictors.items():
+        probs = predict_proba(setup, predictor, images, style_model, test_styles)
         rows.append({
             "dataset": setup.dataset.name, "profile": setup.profile.name,
             "level": setup.fold.level, "fold": setup.fold.fold,

@@ -13,7 +13,7 @@ import torch
 
 from .. import losses
 from ..models import Critic, Encoder, Generator, StyleTransfer, style_code
-from .loop import check_config, fit, is_done, load_modules
+from .loop import fit
 from .pretrain import freeze, train_encoder
 from .runtime import autocast, derive_seed, generator, to_tensor
 from .setup import FoldSetup
@@ -62,47 +62,43 @@ def train_ist(setup: FoldSetup, encoder: Encoder | None = None, progress: bool =
     folder = setup.run_dir("generator")
     prof, weights = setup.profile, setup.ist
     modules = {"generator": gen, "critic": critic}
-    if not is_done(folder):
-        data = setup.images()
-        opt_g = torch.optim.Adam(gen.parameters(), lr=prof.ist_lr, betas=(0.5, 0.99))
-        opt_d = torch.optim.Adam(critic.parameters(), lr=prof.ist_lr, betas=(0.5, 0.99))
-        ctx = lambda: autocast(setup.device, setup.amp)  # noqa: E731
+    opt_g = torch.optim.Adam(gen.parameters(), lr=prof.ist_lr, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=prof.ist_lr, betas=(0.5, 0.99))
+    ctx = lambda: autocast(setup.device, setup.amp)  # noqa: E731
 
-        def step(i: int) -> dict:
-            rng = generator(setup.seed, "ist", i)
-            ia, ib = data.sample(prof.batch_size, "y", rng), data.sample(prof.batch_size, "oe", rng)
-            xa, xb = data.batch(ia, rng), data.batch(ib, rng)
-            oe_b = data.labels(ib)[1]
-            with torch.no_grad(), ctx():
-                ua, ub = encoder.features(xa), encoder.features(xb)
-                va, vb = style_code(ua[:gen.style_layers]), style_code(ub[:gen.style_layers])
-                pa = torch.softmax(encoder.cause_logits(ua).float(), dim=1)
-            with ctx():
-                output = gen(ua, vb)
-                real = xb.requires_grad_(weights.r1 > 0)
-                real_logits = critic(real, oe_b).float()
-                d_loss = losses.critic_loss(real_logits, critic(output.detach(), oe_b).float())
-            r1 = losses.r1_penalty(real_logits, real) if weights.r1 > 0 else torch.zeros(())
-            opt_d.zero_grad(set_to_none=True)
-            (d_loss + weights.r1 * r1).backward()
-            opt_d.step()
-            with ctx():
-                terms = generator_terms(encoder, gen, critic, xa, ua, va, pa, ub, vb, oe_b, output)
-            total, parts = losses.ist_objective(terms, weights)
-            opt_g.zero_grad(set_to_none=True)
-            total.backward()
-            opt_g.step()
-            parts["critic"] = d_loss.detach()
-            if weights.r1 > 0:
-                parts["r1"] = r1.detach()
-            return parts
+    def step(i: int) -> dict:
+        data = setup.images()  # built on first use: a finished run never needs it
+        rng = generator(setup.seed, "ist", i)
+        ia, ib = data.sample(prof.batch_size, "y", rng), data.sample(prof.batch_size, "oe", rng)
+        xa, xb = data.batch(ia, rng), data.batch(ib, rng)
+        oe_b = data.labels(ib)[1]
+        with torch.no_grad(), ctx():
+            ua, ub = encoder.features(xa), encoder.features(xb)
+            va, vb = style_code(ua[:gen.style_layers]), style_code(ub[:gen.style_layers])
+            pa = torch.softmax(encoder.cause_logits(ua).float(), dim=1)
+        with ctx():
+            output = gen(ua, vb)
+            real = xb.requires_grad_(weights.r1 > 0)
+            real_logits = critic(real, oe_b).float()
+            d_loss = losses.critic_loss(real_logits, critic(output.detach(), oe_b).float())
+        r1 = losses.r1_penalty(real_logits, real) if weights.r1 > 0 else torch.zeros(())
+        opt_d.zero_grad(set_to_none=True)
+        (d_loss + weights.r1 * r1).backward()
+        opt_d.step()
+        with ctx():
+            terms = generator_terms(encoder, gen, critic, xa, ua, va, pa, ub, vb, oe_b, output)
+        total, parts = losses.ist_objective(terms, weights)
+        opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        opt_g.step()
+        parts["critic"] = d_loss.detach()
+        if weights.r1 > 0:
+            parts["r1"] = r1.detach()
+        return parts
 
-        fit(folder, setup.config("generator", prof.ist_steps), modules,
-            {"generator": opt_g, "critic": opt_d}, step, prof.ist_steps, prof.checkpoint_every,
-            prof.log_every, progress, desc=f"IST {setup.split}")
-    else:
-        check_config(folder, setup.config("generator", prof.ist_steps))
-        load_modules(folder, modules, map_location=setup.device)
+    fit(folder, setup.config("generator", prof.ist_steps), modules,
+        {"generator": opt_g, "critic": opt_d}, step, prof.ist_steps, prof.checkpoint_every,
+        prof.log_every, progress, desc=f"IST {setup.split}")
     return freeze(StyleTransfer(encoder, freeze(gen)))
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import Predictor, StyleTransfer
-from .loop import check_config, fit, is_done, load_modules
+from .loop import fit
 from .pretrain import freeze
 from .runtime import FoldImages, autocast, derive_seed, generator, to_tensor
 from .setup import FoldSetup
@@ -38,33 +38,29 @@ def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
     predictor = build_predictor(setup)
     folder = setup.run_dir(f"predictor-{kind}", ist_dependent=transfer is not None)
     prof = setup.profile
-    if not is_done(folder):
-        data = setup.images()
-        opt = torch.optim.Adam(predictor.parameters(), lr=prof.lr)
+    opt = torch.optim.Adam(predictor.parameters(), lr=prof.lr)
 
-        def step(i: int) -> dict:
-            rng = generator(setup.seed, "predictor", i)
-            idx = data.sample(prof.batch_size, "y", rng)
-            x = data.batch(idx, rng)
-            y = data.labels(idx)[0]
-            if transfer is not None:
-                style = data.batch(data.sample(prof.batch_size, "oe", rng), rng)
-                with autocast(setup.device, setup.amp):
-                    x = transfer(x, style)
+    def step(i: int) -> dict:
+        data = setup.images()  # built on first use: a finished run never needs it
+        rng = generator(setup.seed, "predictor", i)
+        idx = data.sample(prof.batch_size, "y", rng)
+        x = data.batch(idx, rng)
+        y = data.labels(idx)[0]
+        if transfer is not None:
+            style = data.batch(data.sample(prof.batch_size, "oe", rng), rng)
             with autocast(setup.device, setup.amp):
-                logits = predictor(x)
-            loss = F.cross_entropy(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            return {"cause": loss}
+                x = transfer(x, style)
+        with autocast(setup.device, setup.amp):
+            logits = predictor(x)
+        loss = F.cross_entropy(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"cause": loss}
 
-        fit(folder, setup.config(f"predictor-{kind}", prof.predictor_steps), {"predictor": predictor},
-            {"predictor": opt}, step, prof.predictor_steps, prof.checkpoint_every, prof.log_every,
-            progress, desc=f"predictor ({kind}) {setup.split}")
-    else:
-        check_config(folder, setup.config(f"predictor-{kind}", prof.predictor_steps))
-        load_modules(folder, {"predictor": predictor}, map_location=setup.device)
+    fit(folder, setup.config(f"predictor-{kind}", prof.predictor_steps), {"predictor": predictor},
+        {"predictor": opt}, step, prof.predictor_steps, prof.checkpoint_every, prof.log_every,
+        progress, desc=f"predictor ({kind}) {setup.split}")
     return freeze(predictor)
 
 

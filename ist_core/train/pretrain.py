@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import Encoder
-from .loop import check_config, fit, is_done, load_modules
+from .loop import fit
 from .runtime import autocast, derive_seed, generator
 from .setup import FoldSetup
 
@@ -25,30 +25,26 @@ def train_encoder(setup: FoldSetup, progress: bool = True) -> Encoder:
     encoder = build_encoder(setup)
     folder = setup.run_dir("encoder")
     prof = setup.profile
-    if not is_done(folder):
-        data = setup.images()
-        opt = torch.optim.Adam(encoder.parameters(), lr=prof.lr)
+    opt = torch.optim.Adam(encoder.parameters(), lr=prof.lr)
 
-        def step(i: int) -> dict:
-            gen = generator(setup.seed, "encoder", i)
-            idx = data.sample(prof.batch_size, "y", gen)
-            x = data.batch(idx, gen)
-            y, c = data.labels(idx)
-            with autocast(setup.device, setup.amp):
-                oe_logits, cause_logits = encoder(x)
-            oe_loss = F.cross_entropy(oe_logits.float(), c)
-            cause_loss = F.cross_entropy(cause_logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            (oe_loss + cause_loss).backward()
-            opt.step()
-            return {"oe": oe_loss, "cause": cause_loss}
+    def step(i: int) -> dict:
+        data = setup.images()  # built on first use: a finished run never needs it
+        gen = generator(setup.seed, "encoder", i)
+        idx = data.sample(prof.batch_size, "y", gen)
+        x = data.batch(idx, gen)
+        y, c = data.labels(idx)
+        with autocast(setup.device, setup.amp):
+            oe_logits, cause_logits = encoder(x)
+        oe_loss = F.cross_entropy(oe_logits.float(), c)
+        cause_loss = F.cross_entropy(cause_logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        (oe_loss + cause_loss).backward()
+        opt.step()
+        return {"oe": oe_loss, "cause": cause_loss}
 
-        fit(folder, setup.config("encoder", prof.encoder_steps), {"encoder": encoder},
-            {"encoder": opt}, step, prof.encoder_steps, prof.checkpoint_every, prof.log_every,
-            progress, desc=f"encoder {setup.split}")
-    else:
-        check_config(folder, setup.config("encoder", prof.encoder_steps))
-        load_modules(folder, {"encoder": encoder}, map_location=setup.device)
+    fit(folder, setup.config("encoder", prof.encoder_steps), {"encoder": encoder},
+        {"encoder": opt}, step, prof.encoder_steps, prof.checkpoint_every, prof.log_every,
+        progress, desc=f"encoder {setup.split}")
     return freeze(encoder)
 
 

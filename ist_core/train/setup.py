@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import load_dataset
-from ..data.store import Dataset
+from ..data.store import Dataset, checkout_root
 from ..profiles import ISTConfig, Profile, get_profile, ist_config
 from ..splits import Fold, make_folds, parse_level
 from .runtime import FoldImages, pick_device, use_amp
@@ -36,9 +36,8 @@ def runs_dir() -> Path:
     env = os.environ.get(RUNS_ENV)
     if env:
         return Path(env).expanduser()
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").is_file() and (repo / "ist_core").is_dir():
-        return repo / "runs"
+    if checkout_root() is not None:
+        return checkout_root() / "runs"
     return Path.home() / ".cache" / "ist-core" / "runs"
 
 
