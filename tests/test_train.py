@@ -120,7 +120,7 @@ def test_bf16_autocast_path_runs_on_the_cpu(tmp_path):
     assert rows["steps"] == 4
     x = torch.as_tensor(np.array(setup.dataset.images[:4]))
     out = transfer(x, x.flip(0))
-    assert out.dtype == torch.float32 or out.dtype == torch.bfloat16
+    assert out.shape == x.shape and not torch.equal(out.float(), x)  # trained G changed them
     assert torch.isfinite(out.float()).all() and torch.isfinite(predictor(x)).all()
 
 
