@@ -78,12 +78,16 @@ class MixStyle(nn.Module):
         if not self.training or torch.rand(1).item() > self.p:
             return x
         b = x.shape[0]
+        lam = self.beta.sample((b, 1, 1, 1)).to(x.device, x.dtype)
+        return self.mix_styles(x, self.partners(b, x.device), lam)
+
+    def mix_styles(self, x: torch.Tensor, perm: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        """Each image's channel statistics mixed with those of image ``perm[i]`` by weight
+        ``lam[i]`` (B, 1, 1, 1) on its own: the operation itself, without the coin flip."""
         var, mu = torch.var_mean(x, dim=(2, 3), keepdim=True)
         sig = (var + self.eps).sqrt()
         mu, sig = mu.detach(), sig.detach()
         normed = (x - mu) / sig
-        lam = self.beta.sample((b, 1, 1, 1)).to(x.device, x.dtype)
-        perm = self.partners(b, x.device)
         mu_mix = lam * mu + (1 - lam) * mu[perm]
         sig_mix = lam * sig + (1 - lam) * sig[perm]
         return normed * sig_mix + mu_mix

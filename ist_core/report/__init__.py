@@ -4,6 +4,8 @@
 - :mod:`.causal`: the structural causal models of Fig. 1;
 - :mod:`.ist`: training curves, Fig. 4B/C, counterfactual fidelity, naive vs IST out of
   distribution;
+- :mod:`.baselines`: what each Table 1 baseline does to the features;
+- :mod:`.tables`: Table 1, ours and the paper's, and sentences comparing them;
 
 Every plotting function returns a closed :class:`matplotlib.figure.Figure`; chapters
 call them as ``report.<name>``.
@@ -15,5 +17,9 @@ from .causal import __all__ as _causal_all
 from .data import __all__ as _data_all
 from .ist import *  # noqa: F401,F403
 from .ist import __all__ as _ist_all
+from .baselines import *  # noqa: F401,F403
+from .baselines import __all__ as _baselines_all
+from .tables import *  # noqa: F401,F403
+from .tables import __all__ as _tables_all
 
-__all__ = [*_data_all, *_causal_all, *_ist_all]
+__all__ = [*_data_all, *_causal_all, *_ist_all, *_baselines_all, *_tables_all]

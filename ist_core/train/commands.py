@@ -50,10 +50,10 @@ def cmd_train(args):
               "profile": setup.profile.name, "device": str(setup.device)}
     if args.component == "encoder":
         train_encoder(setup, progress)
-        result["run"] = str(setup.run_dir("encoder"))
+        result["run"] = str(setup.fold_level().run_dir("encoder"))
     elif args.component == "ist":
         train_ist(setup, progress=progress)
-        result["run"] = str(setup.run_dir("generator"))
+        result["run"] = str(setup.fold_level().run_dir("generator"))
     else:
         transfer = None
         if args.ist == "fold":
@@ -92,14 +92,14 @@ def _load_generator(setup, folder: Path):
         raise ValueError(f"--ist {folder}: not a finished generator run (no {CONFIG} and done.json); "
                          "train one with `ist train ist`, or give --ist without a folder")
     stored = json.loads((folder / CONFIG).read_text())
-    mine = setup.config("generator", setup.profile.ist_steps)
+    mine = setup.fold_level().config("generator", setup.profile.ist_steps)
     keys = ("component", "dataset", "level", "fold", "held_out", "profile", "ist")
     differs = [k for k in keys if stored.get(k) != json.loads(json.dumps(mine[k], default=str))]
     if differs:
         raise ValueError(f"--ist {folder}: that generator was trained for another fold or setting "
                          f"(differs in {differs}); pass the same --dataset/--level/--fold/--profile/--set")
     encoder = train_encoder(setup, progress=False)
-    gen, critic = build_generator(setup, encoder)
+    gen, critic = build_generator(setup.fold_level(), encoder)
     load_modules(folder, {"generator": gen, "critic": critic}, map_location=setup.device)
     return freeze(StyleTransfer(encoder, freeze(gen)))
 
@@ -134,6 +134,31 @@ def cmd_ood(args):
     print(summary.round(3).to_string())
 
 
+def cmd_run(args):
+    """The Table 1 grid: train what is missing, print a summary, optionally store it."""
+    from ..experiments import pending, plan, run_grid, summary
+
+    grid = plan(args.dataset, args.methods, args.levels, args.folds, args.seeds, args.profile,
+                ist=_pairs(args.set, "--set"), device=args.device, runs=args.runs,
+                **_pairs(args.knob, "--knob"))
+    print(f"{len(grid.runs)} run(s): {', '.join(args.dataset)} x {', '.join(args.methods)} "
+          f"({args.profile})", flush=True)
+    scores = run_grid(grid, workers=args.workers, progress=not args.no_progress,
+                      log=lambda line: print(line, flush=True))
+    waiting = pending(grid)
+    if waiting:
+        kinds = sorted({p for ps in waiting.values() for p in ps})
+        print(f"{len(waiting)} run(s) wait for: {', '.join(kinds)}; run the same command where "
+              "those are installed to complete them from the stored features")
+    if args.save:
+        from ..results import write_summary
+
+        for name, frame in scores.groupby("dataset"):
+            print(f"saved {write_summary(frame, name, args.profile, 'table1')}")
+    if not scores.empty:
+        print(summary(scores).to_string())
+
+
 def cmd_transfer(args):
     from . import train_ist, transfer
 
@@ -160,10 +185,14 @@ def _images(setup, spec: list[str]) -> np.ndarray:
     return np.asarray(setup.dataset.images[idx])
 
 
-def _common(p, level_required: bool = True):
+def _common(p, level_required: bool = True, many_datasets: bool = False):
     from ..profiles import PROFILES
 
-    p.add_argument("--dataset", default="synthetic-grid", help="dataset name (default synthetic-grid)")
+    if many_datasets:
+        p.add_argument("--dataset", nargs="+", default=["synthetic-grid"],
+                       help="one or more dataset names (default synthetic-grid)")
+    else:
+        p.add_argument("--dataset", default="synthetic-grid", help="dataset name (default synthetic-grid)")
     if level_required:
         p.add_argument("--level", default="iid", help="iid, 1, 2 or 3 (default iid)")
         p.add_argument("--fold", type=int, default=0, help="fold of the level (default 0)")
@@ -206,8 +235,25 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", default=None, help="write the tidy scores to this CSV")
     p.add_argument("--save", action="store_true",
                    help="store the scores with their provenance as results/<dataset>/<profile>/"
-                        "ist-ood.csv (what the IST chapter shows)")
+                        "ist-ood.csv")
     p.set_defaults(func=cmd_ood)
+
+    from ..methods import METHODS
+
+    p = sub.add_parser("run", help="the Table 1 grid: datasets x methods x levels x folds x seeds")
+    _common(p, level_required=False, many_datasets=True)
+    p.add_argument("--methods", nargs="+", default=list(METHODS),
+                   help=f"Table 1 rows (default all): {', '.join(METHODS)}")
+    p.add_argument("--levels", nargs="+", default=None,
+                   help="iid, 1, 2, 3 (default: every level each dataset has)")
+    p.add_argument("--folds", nargs="+", type=int, default=[0])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--workers", type=int, default=1,
+                   help="train this many runs at once, one thread each (CPU; default 1)")
+    p.add_argument("--save", action="store_true",
+                   help="store the scores with their provenance as results/<dataset>/<profile>/"
+                        "table1.csv (what the chapters read when the grid is too big to run)")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("transfer", help="re-render images in the style of others with a fold's IST")
     _common(p)

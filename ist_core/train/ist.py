@@ -57,6 +57,7 @@ def train_ist(setup: FoldSetup, encoder: Encoder | None = None, progress: bool =
 
     The encoder is trained first when it is not given (or loaded when already trained).
     """
+    setup = setup.fold_level()  # one per training fold, shared by all seeds
     encoder = encoder if encoder is not None else train_encoder(setup, progress)
     gen, critic = build_generator(setup, encoder)
     folder = setup.run_dir("generator")

@@ -23,10 +23,46 @@ from .setup import FoldSetup
 KINDS = ("naive", "ist")
 
 
-def build_predictor(setup: FoldSetup) -> Predictor:
+def build_predictor(setup: FoldSetup, cls=Predictor, **kwargs) -> Predictor:
+    """A predictor (or a subclass, e.g. DR's or MixStyle's) with the fold's initial weights:
+    every variant starts from the same trunk and cause head."""
     torch.manual_seed(derive_seed(setup.seed, "init", "predictor"))
     c, h, _ = setup.image_shape
-    return Predictor(c, setup.n_causes, setup.profile.width, h).to(setup.device)
+    return cls(c, setup.n_causes, width=setup.profile.width, image_size=h, **kwargs).to(setup.device)
+
+
+def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, loss, progress=True,
+                     ist_dependent: bool = False, settings: dict | None = None,
+                     steps: int | None = None) -> torch.nn.Module:
+    """The predictor's training loop, shared by every Table 1 row that trains a network.
+
+    ``loss(model, x, y, oe, rng)`` returns ``(total, parts)`` for one batch of training
+    images ``x`` (balanced over causes, augmented) with cause and OE codes; the rows
+    differ only there. The same batches for every row and seed. ``settings`` (e.g. DR's
+    alpha) join the stored config. Returns the model frozen, in eval mode.
+    """
+    folder = setup.run_dir(component, ist_dependent=ist_dependent)
+    prof = setup.profile
+    steps = prof.predictor_steps if steps is None else steps
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=prof.lr)
+    config = setup.config(component, steps)
+    config["settings"] = settings or {}
+
+    def step(i: int) -> dict:
+        data = setup.images()  # built on first use: a finished run never needs it
+        rng = generator(setup.seed, "predictor", i)
+        idx = data.sample(prof.batch_size, "y", rng)
+        x = data.batch(idx, rng)
+        y, oe = data.labels(idx)
+        total, parts = loss(model, x, y, oe, rng)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        return parts
+
+    fit(folder, config, {"predictor": model}, {"predictor": opt}, step, steps,
+        prof.checkpoint_every, prof.log_every, progress, desc=f"{component} {setup.split}")
+    return freeze(model)
 
 
 def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
@@ -35,33 +71,21 @@ def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
     is given. The same initial weights, batches and augmentation either way. ``tag`` names
     a transfer other than the fold's own generator (it becomes part of the run folder)."""
     kind = "naive" if transfer is None else "ist" if tag is None else f"ist-{tag}"
-    predictor = build_predictor(setup)
-    folder = setup.run_dir(f"predictor-{kind}", ist_dependent=transfer is not None)
-    prof = setup.profile
-    opt = torch.optim.Adam(predictor.parameters(), lr=prof.lr)
+    styles_for = setup.images
 
-    def step(i: int) -> dict:
-        data = setup.images()  # built on first use: a finished run never needs it
-        rng = generator(setup.seed, "predictor", i)
-        idx = data.sample(prof.batch_size, "y", rng)
-        x = data.batch(idx, rng)
-        y = data.labels(idx)[0]
+    def loss(model, x, y, oe, rng):
         if transfer is not None:
-            style = data.batch(data.sample(prof.batch_size, "oe", rng), rng)
+            data = styles_for()
+            style = data.batch(data.sample(len(x), "oe", rng), rng)
             with autocast(setup.device, setup.amp):
                 x = transfer(x, style)
         with autocast(setup.device, setup.amp):
-            logits = predictor(x)
-        loss = F.cross_entropy(logits.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {"cause": loss}
+            logits = model(x)
+        cause = F.cross_entropy(logits.float(), y)
+        return cause, {"cause": cause}
 
-    fit(folder, setup.config(f"predictor-{kind}", prof.predictor_steps), {"predictor": predictor},
-        {"predictor": opt}, step, prof.predictor_steps, prof.checkpoint_every, prof.log_every,
-        progress, desc=f"predictor ({kind}) {setup.split}")
-    return freeze(predictor)
+    return train_classifier(setup, f"predictor-{kind}", build_predictor(setup), loss, progress,
+                            ist_dependent=transfer is not None)
 
 
 @torch.no_grad()

@@ -22,6 +22,7 @@ def build_encoder(setup: FoldSetup) -> Encoder:
 
 def train_encoder(setup: FoldSetup, progress: bool = True) -> Encoder:
     """Train (or resume, or load a finished) encoder for ``setup``; returned frozen, in eval mode."""
+    setup = setup.fold_level()  # one per training fold, shared by all seeds
     encoder = build_encoder(setup)
     folder = setup.run_dir("encoder")
     prof = setup.profile

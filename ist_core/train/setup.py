@@ -29,6 +29,7 @@ from ..splits import Fold, make_folds, parse_level
 from .runtime import FoldImages, pick_device, use_amp
 
 RUNS_ENV = "IST_RUNS_DIR"
+FOLD_SEED = 0  # the seed of the per-fold networks (encoder, generator) whatever the run's seed
 
 
 def runs_dir() -> Path:
@@ -97,6 +98,15 @@ class FoldSetup:
             self._images = FoldImages(self.dataset.images[self.fold.train], meta["y"].to_numpy(),
                                       codes, names, self.device)
         return self._images
+
+    def fold_level(self) -> "FoldSetup":
+        """This setup at seed 0, sharing its images: the encoder and the generator are trained
+        once per training fold and shared by every seed and every run that needs them."""
+        if self.seed == FOLD_SEED:
+            return self
+        shared = dataclasses.replace(self, seed=FOLD_SEED, device=self.device, amp=self.amp)
+        shared._images = self._images
+        return shared
 
     def run_dir(self, component: str, ist_dependent: bool = True) -> Path:
         """The folder of ``component`` (encoder, generator, predictor-naive, ...) for this fold."""

@@ -1,0 +1,394 @@
+"""The experiment grid behind Table 1: dataset x method x level x fold x seed (``ist run``).
+
+Each run lives in ``<runs>/<dataset>/<profile>/<method>/<split>/seed<k>/`` and holds
+
+- ``config.json``: the resolved configuration (method settings, fold, profile, IST setting);
+- ``embeddings.npz``: features of a sample of the training images and of the test images;
+- ``metrics.json``: tidy rows (metric, value) and the metrics still ``pending`` because a
+  library they need (harmonypy for LISI, symphonypy) is not installed here.
+
+Files are written atomically and ``metrics.json`` last: a run with it is finished and
+skipped, one without it is trained again, and its networks resume from their own
+checkpoints. Runs that need the same network share it: the fold's encoder and
+generator (every IST run of the fold), the baseline predictor (its kNN rows), DR's
+grid search. The grid runs on a bare GPU machine with torch, numpy, pandas, scipy and
+scikit-learn only; LISI and Symphony are then completed on a machine that has them
+from the stored embeddings (run the same command there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .methods import METHODS, get_method
+from .splits import LEVEL_COLUMN, parse_level
+
+EMBED_SAMPLE = 5000  # training images whose features are stored (and used for LISI, kNN)
+LISI_PERPLEXITY = 30
+METRICS, EMBEDDINGS = "metrics.json", "embeddings.npz"
+# rough cost of each kind of job in units of one predictor training (for the time estimate)
+COST = {"generator": 6.0, "dr-search": 1.0, "ist": 2.5, "baseline-knn": 0.1, "symphony-knn": 0.3}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One cell of the grid."""
+
+    dataset: str
+    method: str
+    level: str
+    fold: int
+    seed: int
+
+    @property
+    def split(self) -> str:
+        return "iid" if self.level == "iid" else f"level{self.level}-fold{self.fold}"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A validated grid: every run, and what they share."""
+
+    runs: tuple[Run, ...]
+    profile: str
+    ist: dict
+    knobs: dict
+    device: str | None = None
+    runs_dir: str | None = None
+
+    def setup(self, run: Run):
+        from .train import setup_fold
+
+        return setup_fold(run.dataset, run.level, run.fold, run.seed, self.profile, dict(self.ist),
+                          device=self.device, runs=self.runs_dir, **self.knobs)
+
+    def folder(self, run: Run, setup=None) -> Path:
+        setup = setup or self.setup(run)
+        return setup.run_dir(run.method, ist_dependent=run.method == "ist")
+
+
+def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
+         profile: str = "quick", ist: dict | None = None, device=None, runs=None,
+         **knobs) -> Grid:
+    """Check the whole grid before anything trains: unknown methods, datasets, profiles or
+    IST settings, a level a dataset does not have (level 1 without sections), a fold out
+    of range. ``levels=None`` means every level each dataset has (LINCS-like designs have
+    no level 1: the paper's NA); a level given explicitly must exist."""
+    from .data import load_dataset
+    from .data import SYNTHETIC
+    from .profiles import get_profile, ist_config
+    from .train.setup import get_fold
+
+    prof = get_profile(profile)
+    ist_config(**(ist or {}))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+    given = None if levels is None else [parse_level(level) for level in levels]
+    datasets = [datasets] if isinstance(datasets, str) else list(datasets)
+    cells, errors = [], []
+    for name in datasets:
+        size = prof.data_size if name in SYNTHETIC else "quick"
+        data = load_dataset(name, size=size, **knobs)
+        levels = given or ["iid"] + [str(k) for k, col in LEVEL_COLUMN.items()
+                                     if col in data.meta.columns]
+        for level in levels:
+            for fold in folds:
+                try:
+                    get_fold(data, level, fold)
+                except ValueError as err:
+                    errors.append(f"{name}: {err}")
+                    continue
+                for method in dict.fromkeys(methods):
+                    for seed in seeds:
+                        cells.append(Run(name, method, level, 0 if level == "iid" else fold, seed))
+    if errors:
+        raise ValueError("the grid is not valid; nothing was trained:\n  " + "\n  ".join(
+            dict.fromkeys(errors)))
+    return Grid(tuple(dict.fromkeys(cells)), prof.name, dict(ist or {}), dict(knobs), device,
+                None if runs is None else str(runs))
+
+
+def read_metrics(folder: Path) -> dict | None:
+    path = Path(folder) / METRICS
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _sample(n: int, cap: int, seed: int) -> np.ndarray:
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+
+
+def run_one(grid: Grid, run: Run, progress: bool = False) -> dict:
+    """Train (or load) one run's method, score it, store its files; returns metrics.json."""
+    from .metrics import knn_batch_cv, macro_f1
+    from .train.loop import write_json
+
+    setup = grid.setup(run)
+    folder = grid.folder(run, setup)
+    done = read_metrics(folder)
+    if done is not None and not done["pending"]:
+        return done
+    if done is None or any(p.startswith("needs ") for p in done["pending"]):
+        method = get_method(run.method)
+        folder.mkdir(parents=True, exist_ok=True)
+        missing = [lib for lib in method.requires if not _available(lib)]
+        if missing:
+            done = {"rows": [], "pending": [f"needs {lib}" for lib in missing]}
+            write_json(folder / METRICS, done)
+            return done
+        started = time.perf_counter()
+        meta = setup.dataset.meta
+        fold = setup.fold
+        if run.method == "symphony-knn":
+            train_index, train_features, test_features, predicted = _symphony(grid, run, setup, method)
+            keep = np.arange(len(train_index))
+        else:
+            method.fit(setup, progress=progress)
+            test_features, predicted = method.outputs(setup.dataset.images[fold.test])
+            train_features = method.train_embedding()
+            keep = _sample(len(fold.train), EMBED_SAMPLE, run.seed)
+            train_index = fold.train
+        rows = [_row(run, grid, setup, "macro_f1", macro_f1(meta["y"].to_numpy()[fold.test], predicted))]
+        if run.level == "iid":
+            features = np.concatenate([train_features, test_features])
+            sub = meta.iloc[np.concatenate([train_index, fold.test])].reset_index(drop=True)
+            n = len(train_index)
+            value = knn_batch_cv(features, sub, np.arange(n, len(sub)), np.arange(n),
+                                 level=setup.ist.oe_level)
+            rows.append(_row(run, grid, setup, "knn_batch_cv", value))
+        np_save = {"train_index": train_index[keep], "train_features": train_features[keep].astype(np.float16),
+                   "test_index": fold.test, "test_features": test_features.astype(np.float16)}
+        _save_npz(folder / EMBEDDINGS, np_save)
+        config = setup.config(run.method, 0)
+        config.update({"method": run.method, "settings": _plain(method.settings),
+                       "seconds": round(time.perf_counter() - started, 1)})
+        if hasattr(method, "alpha") and run.method == "dr":
+            config["settings"]["alpha"] = method.alpha
+            if getattr(method, "search", None) is not None:
+                config["dr_search"] = method.search.to_dict("records")
+        write_json(folder / "config.json", config)
+        done = {"rows": rows, "pending": ["lisi"] if run.level == "iid" else []}
+        if not done["pending"]:
+            write_json(folder / METRICS, done)
+    if "lisi" in done["pending"] and _available("harmonypy"):
+        done["rows"] += _lisi_rows(grid, run, setup, folder)
+        done["pending"].remove("lisi")
+    write_json(folder / METRICS, done)
+    return done
+
+
+def _symphony(grid: Grid, run: Run, setup, method):
+    """Symphony kNN from the baseline run's stored features (training sample and test), so
+    that it needs no network and can be completed on a machine without a GPU."""
+    from .integration import symphony_knn
+
+    base = Run(run.dataset, "baseline", run.level, run.fold, run.seed)
+    folder = grid.folder(base, setup)
+    if read_metrics(folder) is None:
+        run_one(grid, base)
+    stored = np.load(folder / EMBEDDINGS)
+    train_index = stored["train_index"]
+    meta = setup.dataset.meta
+    result = symphony_knn(stored["train_features"].astype(np.float32),
+                          meta[setup.ist.oe_level].to_numpy()[train_index],
+                          meta["y"].to_numpy()[train_index],
+                          stored["test_features"].astype(np.float32), k=method.settings["k"],
+                          seed=run.seed)
+    return train_index, result.ref_embedding, result.query_embedding, result.predicted
+
+
+def _available(lib: str) -> bool:
+    try:
+        return importlib.util.find_spec(lib) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _lisi_rows(grid, run, setup, folder) -> list[dict]:
+    """LISI over causes and over OEs on the stored training features (paper Sec. 5.3)."""
+    from .metrics import lisi
+
+    stored = np.load(folder / EMBEDDINGS)
+    meta = setup.dataset.meta.iloc[stored["train_index"]]
+    features = stored["train_features"].astype(np.float32)
+    cause = float(np.mean(lisi(features, meta["y"].to_numpy(), LISI_PERPLEXITY)))
+    oe = float(np.mean(lisi(features, meta[setup.ist.oe_level].to_numpy(), LISI_PERPLEXITY)))
+    return [_row(run, grid, setup, "lisi_cause", cause), _row(run, grid, setup, "lisi_oe", oe),
+            _row(run, grid, setup, "lisi_ratio", oe / cause)]
+
+
+def _row(run: Run, grid: Grid, setup, metric: str, value: float) -> dict:
+    return {"dataset": run.dataset, "profile": grid.profile, "method": run.method,
+            "level": run.level, "fold": run.fold, "held_out": ",".join(setup.fold.held_out),
+            "seed": run.seed, "metric": metric, "value": float(value)}
+
+
+def _plain(settings: dict) -> dict:
+    return json.loads(json.dumps(settings, default=list))
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+# ---------------------------------------------------------------------------- the runner
+@dataclass(frozen=True)
+class _Job:
+    kind: str  # "generator", "dr-search" or "run"
+    run: Run
+
+    @property
+    def cost(self) -> float:
+        return COST.get(self.kind if self.kind != "run" else self.run.method, 1.0)
+
+
+def _jobs(grid: Grid) -> list[tuple[_Job, tuple[_Job, ...]]]:
+    """Every job with the jobs it waits for: per-fold networks first, shared by the runs."""
+    jobs: dict[_Job, tuple[_Job, ...]] = {}
+    for run in grid.runs:
+        fold_run = dataclasses.replace(run, method="-", seed=0)
+        deps = []
+        if run.method == "ist":
+            deps.append(_Job("generator", fold_run))
+        if run.method == "dr" and get_method("dr").settings["alpha"] is None:
+            deps.append(_Job("dr-search", fold_run))
+        if run.method in ("baseline-knn", "symphony-knn"):
+            deps.append(_Job("run", dataclasses.replace(run, method="baseline")))
+        for dep in deps:
+            jobs.setdefault(dep, ())
+        jobs[_Job("run", run)] = tuple(deps)
+    # longest first among jobs that are ready at the same time
+    return sorted(jobs.items(), key=lambda item: (len(item[1]) > 0, -item[0].cost))
+
+
+def _do(grid: Grid, job: _Job, progress: bool = False):
+    if job.kind == "run":
+        return run_one(grid, job.run, progress)
+    setup = grid.setup(job.run)
+    if job.kind == "generator":
+        from .train import train_ist
+
+        train_ist(setup, progress=progress)
+    else:
+        from .methods import dr_search
+
+        dr_search(setup, get_method("dr").settings["alphas"], progress)
+    return None
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _worker(grid: Grid, job: _Job):
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    return _do(grid, job, progress=False)
+
+
+def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print) -> pd.DataFrame:
+    """Run every job of ``grid`` (finished runs are skipped, broken ones resume) and return
+    the tidy scores of all its runs. ``workers`` > 1 trains that many jobs at once in
+    separate processes with one thread each (on a CPU with few cores this beats one
+    process with several threads); on a GPU keep 1. ``log`` gets one line per finished run."""
+    jobs = _jobs(grid)
+    total = sum(job.cost for job, _ in jobs)
+    bar = None
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=round(total, 1), desc="grid", unit="cost", file=sys.stderr,
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} [{elapsed}<{remaining}]")
+    done: set[_Job] = set()
+    started = time.perf_counter()
+
+    def finished(job: _Job, result) -> None:
+        done.add(job)
+        if bar is not None:
+            bar.update(job.cost)
+        if job.kind == "run" and log is not None and result is not None:
+            f1 = next((r["value"] for r in result["rows"] if r["metric"] == "macro_f1"), None)
+            note = f"macro-F1 {f1:.3f}" if f1 is not None else ", ".join(result["pending"])
+            log(f"{job.run.dataset} {job.run.method} {job.run.split} seed {job.run.seed}: {note} "
+                f"({time.perf_counter() - started:.0f} s)")
+
+    try:
+        if workers <= 1:
+            for job, _ in jobs:  # sorted so that dependencies come first
+                finished(job, _do(grid, job, progress=False))
+        else:
+            _run_parallel(grid, jobs, workers, finished, done)
+    finally:
+        if bar is not None:
+            bar.close()
+    return collect(grid)
+
+
+def _run_parallel(grid, jobs, workers, finished, done) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    pending = dict(jobs)
+    running = {}
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init, initargs=(1,)) as pool:
+        while pending or running:
+            for job, deps in list(pending.items()):
+                if len(running) >= workers:
+                    break
+                if all(d in done for d in deps):
+                    running[pool.submit(_worker, grid, job)] = job
+                    del pending[job]
+            if not running:
+                raise RuntimeError(f"grid jobs wait on each other: {list(pending)[:3]}")
+            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in ready:
+                job = running.pop(future)
+                finished(job, future.result())
+
+
+def collect(grid: Grid) -> pd.DataFrame:
+    """The tidy scores of every finished run of ``grid`` (unfinished runs are left out)."""
+    rows = []
+    for run in grid.runs:
+        stored = read_metrics(grid.folder(run))
+        if stored is not None:
+            rows += stored["rows"]
+    columns = ["dataset", "profile", "method", "level", "fold", "held_out", "seed", "metric", "value"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def pending(grid: Grid) -> dict:
+    """Runs of ``grid`` that are unfinished or still miss a metric, with what they miss."""
+    out = {}
+    for run in grid.runs:
+        stored = read_metrics(grid.folder(run))
+        if stored is None or stored["pending"]:
+            out[run] = stored["pending"] if stored else ["not run"]
+    return out
+
+
+def summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd of each metric per dataset, method and level (the grid's closing table)."""
+    if scores.empty:
+        return pd.DataFrame()
+    table = scores.groupby(["dataset", "metric", "level", "method"], sort=False)["value"].agg(
+        ["mean", "std", "count"])
+    return table.round(3)

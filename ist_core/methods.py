@@ -1,0 +1,369 @@
+"""The rows of Table 1 (paper Sec. 5.2): one name, one small class, one registry.
+
+Every method has the same three calls on a :class:`~ist_core.train.FoldSetup`:
+``fit(setup)`` trains (or loads) what it needs from the fold's training images,
+``embed(images)`` gives the features that kNN, LISI and UMAP use, and
+``predict(images)`` gives cause labels. Trained networks live in the fold's run
+folders (see :mod:`ist_core.train.setup`), so methods that share one (the baseline and
+its kNN rows) train it once.
+
+Only ``mixstyle-da`` looks at test images during training, by design: it borrows the
+styles of unlabeled images of the test OEs (never their causes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .models import DRPredictor, MixStylePredictor
+from .splits import Fold
+from .train import embed, predict_proba, train_ist, train_predictor
+from .train.predictor import build_predictor, train_classifier
+from .train.runtime import autocast, to_tensor
+from .train.setup import FoldSetup
+
+METHODS: dict[str, type[Method]] = {}
+
+
+def register(cls):
+    METHODS[cls.name] = cls
+    return cls
+
+
+def get_method(name: str, **settings) -> Method:
+    """A fresh instance of the method called ``name``, with ``settings`` (e.g. ``alpha=0.25``)."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {list(METHODS)}")
+    cls = METHODS[name]
+    unknown = sorted(set(settings) - set(cls.defaults))
+    if unknown:
+        raise ValueError(f"method {name} has no setting(s) {unknown}; valid: {sorted(cls.defaults)}")
+    return cls(**settings)
+
+
+class Method:
+    """A Table 1 row. Subclasses set ``name``, ``defaults`` and the three calls (the row's
+    display name is in :data:`ist_core.report.tables.METHOD_NAMES`)."""
+
+    name = ""
+    defaults: dict = {}
+    requires: tuple[str, ...] = ()  # optional libraries the method needs (not on a bare GPU image)
+    sees_test_images = False  # True only where unlabeled test-OE images are used by design
+    knn = False  # predictions come from kNN on features, not from a head
+
+    def __init__(self, **settings):
+        self.settings = {**self.defaults, **settings}
+        self.setup: FoldSetup | None = None
+
+    def fit(self, setup: FoldSetup, progress: bool = True) -> Method:
+        raise NotImplementedError
+
+    def embed(self, images) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, images) -> np.ndarray:
+        raise NotImplementedError
+
+    def outputs(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """(features, predicted causes) of ``images`` in one call."""
+        return self.embed(images), self.predict(images)
+
+    def train_embedding(self) -> np.ndarray:
+        """Features of the fold's training images (what LISI and kNN references use)."""
+        return self.embed(self.setup.dataset.images[self.setup.fold.train])
+
+
+# ---------------------------------------------------------------------------- networks
+class _Network(Method):
+    """A method whose predictions come from one trained network's cause head."""
+
+    transfer = None
+
+    def predict(self, images) -> np.ndarray:
+        return predict_proba(self.setup, self.model, images, self.transfer).argmax(1)
+
+    def embed(self, images) -> np.ndarray:
+        return embed(self.setup, self.model, images, self.transfer)
+
+
+@register
+class Baseline(_Network):
+    """The naive predictor: ResNet18-IN and a linear head trained on the real images."""
+
+    name = "baseline"
+
+    def fit(self, setup, progress=True):
+        self.setup, self.model = setup, train_predictor(setup, progress=progress)
+        return self
+
+
+@register
+class IST(_Network):
+    """The predictor trained on IST's interventional distribution (paper Sec. 4.3), with
+    test-time correction. The fold's generator is shared by all seeds."""
+
+    name = "ist"
+
+    def fit(self, setup, progress=True):
+        self.transfer = train_ist(setup, progress=progress)
+        self.setup, self.model = setup, train_predictor(setup, self.transfer, progress=progress)
+        return self
+
+
+@register
+class DR(_Network):
+    """Domain-adversarial regularisation (paper Sec. 5.2): a second head predicts the OE
+    through a gradient-reversal layer over the whole trunk; both losses are summed.
+
+    ``alpha`` (the reversal weight) is a setting; with ``alpha=None`` (the default) it is
+    chosen per training fold by a grid search over ``alphas``: each candidate is trained
+    for half the profile's steps on 80% of the training images and scored on the other
+    20% (all from training OEs) by cause macro-F1 minus OE accuracy above chance, the
+    paper's "high validation accuracy on Y, low on C". The search runs at seed 0 and is
+    shared by every seed of the fold.
+    """
+
+    name = "dr"
+    defaults = {"alpha": None, "alphas": (0.0625, 0.25, 1.0)}
+
+    def fit(self, setup, progress=True):
+        alpha = self.settings["alpha"]
+        if alpha is None:
+            self.search = dr_search(setup, self.settings["alphas"], progress)
+            alpha = self.search.loc[self.search["score"].idxmax(), "alpha"]
+        self.alpha = float(alpha)
+        self.setup = setup
+        component = f"predictor-dr-{self.alpha:g}"
+        self.model = _train_dr(setup, self.alpha, component, progress)
+        self.folder = setup.run_dir(component, ist_dependent=False)  # its losses.csv: OE accuracy
+        return self
+
+
+def _n_oes(setup: FoldSetup) -> int:
+    return len(setup.images().oe_names)
+
+
+def _train_dr(setup: FoldSetup, alpha: float, component: str, progress: bool, steps=None):
+    model = build_predictor(setup, DRPredictor, n_oes=_n_oes(setup), alpha=alpha)
+
+    def loss(model, x, y, oe, rng):
+        with autocast(setup.device, setup.amp):
+            cause_logits, oe_logits = model.forward_both(x)
+        cause = F.cross_entropy(cause_logits.float(), y)
+        oe_loss = F.cross_entropy(oe_logits.float(), oe)
+        oe_acc = (oe_logits.argmax(1) == oe).float().mean()
+        return cause + oe_loss, {"cause": cause, "oe": oe_loss, "oe_acc": oe_acc}
+
+    return train_classifier(setup, component, model, loss, progress, settings={"alpha": alpha},
+                            steps=steps)
+
+
+def dr_search(setup: FoldSetup, alphas, progress: bool = True):
+    """DR's grid search over ``alphas`` on validation images from the training OEs (see
+    :class:`DR`); one row per alpha: cause macro-F1, OE accuracy, chance, score."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    from .metrics import macro_f1
+
+    base = setup.fold_level()
+    meta = base.dataset.meta
+    train = base.fold.train
+    fit_idx, val_idx = train_test_split(train, test_size=0.2, random_state=0,
+                                        stratify=meta["y"].to_numpy()[train])
+    fold = Fold(base.fold.level, base.fold.fold, base.fold.held_out, np.sort(fit_idx),
+                np.sort(val_idx))
+    inner = FoldSetup(base.dataset, fold, base.profile, base.seed, base.ist, base.device,
+                      base.amp, base.runs, base.data_seed)
+    names = inner.images().oe_names
+    val_oes = meta[base.ist.oe_level].to_numpy()[fold.test]
+    known = np.isin(val_oes, names)
+    val_codes = np.array([names.index(o) if o in names else -1 for o in val_oes])
+    rows = []
+    for alpha in alphas:
+        model = _train_dr(inner, float(alpha), f"predictor-dr-search-{float(alpha):g}", progress,
+                          steps=max(1, inner.profile.predictor_steps // 2))
+        images = base.dataset.images[fold.test]
+        cause_pred, oe_pred = _dr_outputs(inner, model, images)
+        f1 = macro_f1(meta["y"].to_numpy()[fold.test], cause_pred)
+        oe_acc = float((oe_pred[known] == val_codes[known]).mean())
+        chance = 1 / len(names)
+        rows.append({"alpha": float(alpha), "cause_f1": f1, "oe_accuracy": oe_acc,
+                     "chance": chance, "score": f1 - max(0.0, oe_acc - chance)})
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def _dr_outputs(setup, model, images):
+    causes, oes = [], []
+    for start in range(0, len(images), setup.profile.eval_batch):
+        x = to_tensor(images[start:start + setup.profile.eval_batch], setup.device)
+        with autocast(setup.device, setup.amp):
+            c, o = model.forward_both(x)
+        causes.append(c.argmax(1).cpu().numpy())
+        oes.append(o.argmax(1).cpu().numpy())
+    return np.concatenate(causes), np.concatenate(oes)
+
+
+@register
+class MixStyle(_Network):
+    """MixStyle (Zhou et al. 2021) after ResNet layers 1-3, p = 0.5, alpha = 0.1, in
+    training only: each image's feature statistics are mixed with those of another
+    training image (``mix="random"``) or of an image of another OE (``"crossdomain"``)."""
+
+    name = "mixstyle"
+    defaults = {"p": 0.5, "alpha": 0.1, "mix": "random"}
+
+    def _model(self, setup):
+        s = self.settings
+        return build_predictor(setup, MixStylePredictor, p=s["p"], alpha=s["alpha"], mix=s["mix"])
+
+    def _component(self):
+        s = self.settings
+        return f"predictor-{self.name}-{s['mix']}-p{s['p']:g}-a{s['alpha']:g}"
+
+    def fit(self, setup, progress=True):
+        def loss(model, x, y, oe, rng):
+            model.set_domains(oe)
+            with autocast(setup.device, setup.amp):
+                logits = model(x)
+            cause = F.cross_entropy(logits.float(), y)
+            return cause, {"cause": cause}
+
+        self.setup = setup
+        self.model = train_classifier(setup, self._component(), self._model(setup), loss, progress,
+                                      settings=dict(self.settings))
+        return self
+
+
+@torch.no_grad()
+def mixstyle_demo(model: MixStylePredictor, images, seed: int = 0):
+    """What MixStyle's first layer does to one batch: layer-1 feature maps (B, C, H, W)
+    before and after mixing, and each image's partner (for the Baselines chapter)."""
+    x = to_tensor(images, next(model.parameters()).device)
+    h = model.trunk.layers[0](model.trunk.stem(x)).float()
+    mixer = model.mixers[0]
+    torch.manual_seed(seed)
+    lam = mixer.beta.sample((len(h), 1, 1, 1))
+    perm = mixer.partners(len(h), h.device)
+    return h.cpu().numpy(), mixer.mix_styles(h, perm, lam).cpu().numpy(), perm.cpu().numpy()
+
+
+@register
+class MixStyleDA(MixStyle):
+    """MixStyle as domain adaptation (paper Sec. 5.2): each batch of labeled training images
+    is joined by half as many unlabeled images of the test OEs, and styles are mixed across
+    OEs (cross-domain), so training images also take the test OEs' feature statistics.
+    Only the training images' causes enter the loss."""
+
+    name = "mixstyle-da"
+    defaults = {"p": 0.5, "alpha": 0.1, "mix": "crossdomain"}
+    sees_test_images = True
+
+    def fit(self, setup, progress=True):
+        test = setup.fold.test
+        meta = setup.dataset.meta
+        names = list(dict.fromkeys(meta[setup.ist.oe_level].to_numpy()[setup.fold.train]))
+        test_oes = meta[setup.ist.oe_level].to_numpy()[test]
+        extra = list(dict.fromkeys(o for o in test_oes if o not in names))
+        lookup = {o: i for i, o in enumerate(names + extra)}
+        test_codes = torch.as_tensor([lookup[o] for o in test_oes], device=setup.device)
+        unlabeled = None
+
+        def loss(model, x, y, oe, rng):
+            nonlocal unlabeled
+            if unlabeled is None:  # loaded on first use: a finished run never needs it
+                unlabeled = to_tensor(setup.dataset.images[test], setup.device)
+            pick = torch.randint(len(test), (max(1, len(x) // 2),), generator=rng)
+            xu = unlabeled[pick.to(unlabeled.device)]
+            model.set_domains(torch.cat([oe, test_codes[pick.to(test_codes.device)]]))
+            with autocast(setup.device, setup.amp):
+                logits = model(torch.cat([x, xu]))[:len(x)]
+            cause = F.cross_entropy(logits.float(), y)
+            return cause, {"cause": cause}
+
+        self.setup = setup
+        self.model = train_classifier(setup, self._component(), self._model(setup), loss, progress,
+                                      settings=dict(self.settings))
+        return self
+
+
+# ---------------------------------------------------------------------------- kNN rows
+class _KNN(Method):
+    """kNN on the baseline's penultimate features of the training images."""
+
+    defaults = {"k": 15}
+    knn = True
+
+    def fit(self, setup, progress=True):
+        self.setup = setup
+        self.base = Baseline().fit(setup, progress)
+        self.train_features = self.base.embed(setup.dataset.images[setup.fold.train])
+        self.train_y = setup.dataset.meta["y"].to_numpy()[setup.fold.train]
+        return self
+
+    def train_embedding(self):
+        return self.train_features
+
+
+@register
+class BaselineKNN(_KNN):
+    """The baseline's features, classified by kNN against the training images."""
+
+    name = "baseline-knn"
+
+    def fit(self, setup, progress=True):
+        from sklearn.neighbors import KNeighborsClassifier
+
+        super().fit(setup, progress)
+        self.knn_model = KNeighborsClassifier(self.settings["k"]).fit(self.train_features,
+                                                                      self.train_y)
+        return self
+
+    def embed(self, images):
+        return self.base.embed(images)
+
+    def predict(self, images):
+        return self.knn_model.predict(self.embed(images))
+
+
+@register
+class SymphonyKNN(_KNN):
+    """Symphony (Kang et al. 2021) through symphonypy on the baseline's features: a
+    reference built from the training images with the OE as batch key, queries mapped
+    into it, causes by kNN (see :func:`ist_core.integration.symphony_knn`)."""
+
+    name = "symphony-knn"
+    requires = ("symphonypy",)
+
+    def fit(self, setup, progress=True):
+        super().fit(setup, progress)
+        self.train_oes = setup.dataset.meta[setup.ist.oe_level].to_numpy()[setup.fold.train]
+        self.result = None
+        return self
+
+    def _map(self, images):
+        from .integration import symphony_knn
+
+        self.result = symphony_knn(self.train_features, self.train_oes, self.train_y,
+                                   self.base.embed(images), k=self.settings["k"],
+                                   seed=self.setup.seed)
+        return self.result
+
+    def outputs(self, images):
+        result = self._map(images)
+        return result.query_embedding, result.predicted
+
+    def train_embedding(self):
+        """The training images' Symphony-corrected reference embedding."""
+        if self.result is None:
+            self._map(self.setup.dataset.images[self.setup.fold.test[:1]])
+        return self.result.ref_embedding
+
+    def embed(self, images):
+        return self._map(images).query_embedding
+
+    def predict(self, images):
+        return self._map(images).predicted

@@ -1,0 +1,133 @@
+"""The Table 1 grid runner (``ist run``): checked before training, finished runs skipped,
+broken ones redone, metrics that need a missing library completed later."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ist_core import experiments
+from ist_core.experiments import collect, pending, plan, read_metrics, run_grid
+from ist_core.methods import METHODS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def grid_runs(tmp_path_factory):
+    """Every method on both synthetic designs at tiny, every level, one fold, one seed."""
+    runs = tmp_path_factory.mktemp("runs")
+    grid = plan(["synthetic-grid", "synthetic-lincs"], list(METHODS), profile="tiny",
+                device="cpu", runs=runs)
+    scores = run_grid(grid, progress=False, log=None)
+    return grid, scores
+
+
+def test_grid_scores_every_method_level_and_metric(grid_runs):
+    grid, scores = grid_runs
+    f1 = scores[scores["metric"] == "macro_f1"]
+    got = set(zip(f1["dataset"], f1["method"], f1["level"]))
+    want = {(d, m, lv) for d, levels in [("synthetic-grid", "iid 1 2 3"), ("synthetic-lincs", "iid 2 3")]
+            for m in METHODS for lv in levels.split()}
+    assert got == want  # LINCS-like has no level 1 (the paper's NA)
+    iid = scores[scores["level"] == "iid"]
+    for metric in ("knn_batch_cv", "lisi_cause", "lisi_oe", "lisi_ratio"):
+        assert len(iid[iid["metric"] == metric]) == 2 * len(METHODS)
+    ratio = iid.pivot_table(index=["dataset", "method"], columns="metric", values="value")
+    assert np.allclose(ratio["lisi_ratio"], ratio["lisi_oe"] / ratio["lisi_cause"])
+    assert scores["value"].between(0, 100).all()
+    assert not pending(grid)
+
+
+def test_run_folders_hold_config_metrics_and_embeddings(grid_runs):
+    grid, _ = grid_runs
+    run = next(r for r in grid.runs if r.method == "dr" and r.level == "2")
+    folder = grid.folder(run)
+    assert folder.parent.parent.name == "dr" and folder.parent.name == "level2-fold0"
+    assert folder.name == "seed0" and folder.parent.parent.parent.name == "tiny"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["method"] == "dr" and config["settings"]["alpha"] in (0.0625, 0.25, 1.0)
+    assert len(config["dr_search"]) == 3
+    stored = np.load(folder / "embeddings.npz")
+    setup = grid.setup(run)
+    assert np.array_equal(stored["test_index"], setup.fold.test)
+    assert set(stored["train_index"]) <= set(setup.fold.train)
+
+
+def test_a_finished_run_is_skipped_and_a_broken_one_redone(grid_runs, monkeypatch):
+    grid, scores = grid_runs
+    run = next(r for r in grid.runs if r.method == "baseline" and r.level == "3")
+    folder = grid.folder(run)
+    before = read_metrics(folder)
+    calls = []
+    real_fit = METHODS["baseline"].fit
+    monkeypatch.setattr(METHODS["baseline"], "fit",
+                        lambda self, *a, **k: calls.append(1) or real_fit(self, *a, **k))
+    assert experiments.run_one(grid, run) == before and not calls  # finished: not even fitted
+    (folder / "metrics.json").unlink()  # as if killed before its last write
+    again = experiments.run_one(grid, run)
+    assert calls == [1]  # fitted again (its network loads from the finished checkpoint)
+    assert again["rows"] == before["rows"]
+
+
+def test_lisi_waits_for_harmonypy_and_is_completed_later(tmp_path, monkeypatch):
+    grid = plan("synthetic-grid", ["baseline"], levels=["iid"], profile="tiny", device="cpu",
+                runs=tmp_path)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "harmonypy" else real(name, *a))
+    scores = run_grid(grid, progress=False, log=None)
+    assert set(scores["metric"]) == {"macro_f1", "knn_batch_cv"}
+    assert list(pending(grid).values()) == [["lisi"]]
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    scores = run_grid(grid, progress=False, log=None)
+    assert {"lisi_cause", "lisi_oe", "lisi_ratio"} <= set(scores["metric"]) and not pending(grid)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"methods": ["baseline", "resnet"]}, "unknown method.*choose from"),
+    ({"datasets": "synthetic-lincs", "levels": ["1"]}, "level 1 .*not defined"),
+    ({"folds": [99]}, "choose --fold 0.."),
+    ({"profile": "huge"}, "unknown profile.*tiny"),
+    ({"datasets": "cifar"}, "unknown dataset"),
+    ({"ist": {"styel": 2}}, "unknown IST setting"),
+])
+def test_configuration_errors_come_before_any_training(kwargs, message, tmp_path):
+    args = {"datasets": "synthetic-grid", "methods": ["baseline"], "levels": ["2"],
+            "profile": "tiny", "runs": tmp_path, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        plan(**args)
+    assert not any(tmp_path.iterdir())
+
+
+def test_ist_run_on_a_bare_machine_leaves_symphony_for_later(tmp_path):
+    """``python -m ist_core run`` with only torch, numpy, pandas, scipy, scikit-learn and tqdm
+    (as on the GPU image): it trains, and names what it left pending."""
+    blocker = tmp_path / "block" / "sitecustomize.py"
+    blocker.parent.mkdir()
+    blocked = ["harmonypy", "symphonypy", "scanpy", "anndata", "umap", "pooch", "skimage",
+               "matplotlib", "seaborn", "jupyter_book", "papermill", "daft"]
+    blocker.write_text(
+        "import importlib.abc, sys\n"
+        f"BLOCKED = {blocked!r}\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED:\n"
+        "            raise ImportError(f'{name} is not installed here')\n"
+        "sys.meta_path.insert(0, Block())\n")
+    env = {**os.environ, "PYTHONPATH": f"{blocker.parent}{os.pathsep}{ROOT}",
+           "IST_RUNS_DIR": str(tmp_path / "runs")}
+    out = subprocess.run([sys.executable, "-m", "ist_core", "run", "--profile", "tiny",
+                          "--methods", "baseline", "symphony-knn", "--levels", "iid", "2",
+                          "--no-progress", "--device", "cpu"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "wait for: lisi, needs symphonypy" in out.stdout
+    assert "baseline iid seed 0: macro-F1" in out.stdout
