@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .methods import METHODS, get_method
+from .results import commit_id, hardware
 from .splits import LEVEL_COLUMN, parse_level
 
 EMBED_SAMPLE = 5000  # training images whose features are stored (and used for LISI, kNN)
@@ -128,8 +129,13 @@ def _sample(n: int, cap: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
 
 
-def run_one(grid: Grid, run: Run, progress: bool = False) -> dict:
-    """Train (or load) one run's method, score it, store its files; returns metrics.json."""
+def run_one(grid: Grid, run: Run, progress: bool = False, train: bool = True) -> dict | None:
+    """Train (or load) one run's method, score it, store its files; returns metrics.json.
+
+    With ``train=False`` nothing is trained: a finished run only has its pending metrics
+    completed from its stored features, Symphony kNN is computed where the baseline's
+    features are stored, and any other unfinished run is left alone (None).
+    """
     from .metrics import knn_batch_cv, macro_f1
     from .train.loop import write_json
 
@@ -138,6 +144,13 @@ def run_one(grid: Grid, run: Run, progress: bool = False) -> dict:
     done = read_metrics(folder)
     if done is not None and not done["pending"]:
         return done
+    if not train:
+        if run.method == "symphony-knn":  # needs only the baseline's stored features
+            base = grid.folder(dataclasses.replace(run, method="baseline"), setup)
+            if read_metrics(base) is None:
+                return None
+        elif done is None or any(p.startswith("needs ") for p in done["pending"]):
+            return None
     if done is None or any(p.startswith("needs ") for p in done["pending"]):
         method = get_method(run.method)
         folder.mkdir(parents=True, exist_ok=True)
@@ -171,7 +184,8 @@ def run_one(grid: Grid, run: Run, progress: bool = False) -> dict:
         _save_npz(folder / EMBEDDINGS, np_save)
         config = setup.config(run.method, 0)
         config.update({"method": run.method, "settings": _plain(method.settings),
-                       "seconds": round(time.perf_counter() - started, 1)})
+                       "seconds": round(time.perf_counter() - started, 1),
+                       "hardware": hardware(), "commit": commit_id()})
         if hasattr(method, "alpha") and run.method == "dr":
             config["settings"]["alpha"] = method.alpha
             if getattr(method, "search", None) is not None:
@@ -273,9 +287,11 @@ def _jobs(grid: Grid) -> list[tuple[_Job, tuple[_Job, ...]]]:
     return sorted(jobs.items(), key=lambda item: (len(item[1]) > 0, -item[0].cost))
 
 
-def _do(grid: Grid, job: _Job, progress: bool = False):
+def _do(grid: Grid, job: _Job, progress: bool = False, train: bool = True):
     if job.kind == "run":
-        return run_one(grid, job.run, progress)
+        return run_one(grid, job.run, progress, train)
+    if not train:
+        return None
     setup = grid.setup(job.run)
     if job.kind == "generator":
         from .train import train_ist
@@ -301,11 +317,14 @@ def _worker(grid: Grid, job: _Job):
     return _do(grid, job, progress=False)
 
 
-def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print) -> pd.DataFrame:
+def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print,
+             train: bool = True) -> pd.DataFrame:
     """Run every job of ``grid`` (finished runs are skipped, broken ones resume) and return
     the tidy scores of all its runs. ``workers`` > 1 trains that many jobs at once in
     separate processes with one thread each (on a CPU with few cores this beats one
-    process with several threads); on a GPU keep 1. ``log`` gets one line per finished run."""
+    process with several threads); on a GPU keep 1. ``log`` gets one line per finished run.
+    ``train=False`` trains nothing and only completes what stored features allow (see
+    :func:`run_one`)."""
     jobs = _jobs(grid)
     total = sum(job.cost for job, _ in jobs)
     bar = None
@@ -330,9 +349,9 @@ def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print) -> 
                 f"({time.perf_counter() - started:.0f} s)")
 
     try:
-        if workers <= 1:
+        if workers <= 1 or not train:
             for job, _ in jobs:  # sorted so that dependencies come first
-                finished(job, _do(grid, job, progress=False))
+                finished(job, _do(grid, job, progress=False, train=train))
         else:
             _run_parallel(grid, jobs, workers, finished, done)
     finally:
@@ -373,6 +392,19 @@ def collect(grid: Grid) -> pd.DataFrame:
             rows += stored["rows"]
     columns = ["dataset", "profile", "method", "level", "fold", "held_out", "seed", "metric", "value"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def provenance(grid: Grid) -> dict:
+    """Where and from which commit the finished runs of ``grid`` were trained (for summaries
+    written on another machine than the one that trained)."""
+    seen = {"trained_on": set(), "trained_at_commit": set()}
+    for run in grid.runs:
+        path = grid.folder(run) / "config.json"
+        if path.exists() and read_metrics(path.parent) is not None:
+            config = json.loads(path.read_text())
+            seen["trained_on"].add(config.get("hardware", "unknown"))
+            seen["trained_at_commit"].add(config.get("commit", "unknown"))
+    return {k: "; ".join(sorted(v)) for k, v in seen.items() if v}
 
 
 def pending(grid: Grid) -> dict:

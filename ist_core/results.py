@@ -44,7 +44,7 @@ def hardware() -> str:
     return f"{cpu}, {os.cpu_count()} cores, no GPU"
 
 
-def _commit() -> str:
+def commit_id() -> str:
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=10)
@@ -56,16 +56,19 @@ def _commit() -> str:
 
 
 def write_summary(frame: pd.DataFrame, dataset: str, profile: str, name: str,
-                  folder: Path | None = None) -> Path:
-    """Write ``frame`` and its provenance; returns the CSV's path."""
+                  folder: Path | None = None, provenance: dict | None = None) -> Path:
+    """Write ``frame`` and its provenance; returns the CSV's path. ``provenance`` adds to or
+    replaces the defaults (commit, hardware and date of this process), e.g. the hardware
+    that trained runs summarised elsewhere."""
     folder = (folder or results_dir()) / dataset / profile
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.csv"
     tmp = path.with_suffix(".csv.tmp")
     frame.to_csv(tmp, index=False)
     tmp.replace(path)
-    meta = {"commit": _commit(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d"),
-            "command": " ".join(["ist", *sys.argv[1:]]), "rows": int(len(frame))}
+    meta = {"commit": commit_id(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d"),
+            "command": " ".join(["ist", *sys.argv[1:]]), "rows": int(len(frame)),
+            **(provenance or {})}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return path
 

@@ -131,3 +131,22 @@ def test_ist_run_on_a_bare_machine_leaves_symphony_for_later(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "wait for: lisi, needs symphonypy" in out.stdout
     assert "baseline iid seed 0: macro-F1" in out.stdout
+
+
+def test_no_train_completes_stored_runs_and_trains_nothing(tmp_path, monkeypatch):
+    """As after a GPU machine: the baseline finished without harmonypy and symphonypy;
+    ``train=False`` completes LISI and Symphony kNN from the stored features only."""
+    grid = plan("synthetic-grid", ["baseline", "symphony-knn", "mixstyle"], levels=["iid"],
+                profile="tiny", device="cpu", runs=tmp_path)
+    real = importlib.util.find_spec
+    bare = lambda name, *a: None if name in ("harmonypy", "symphonypy") else real(name, *a)  # noqa: E731
+    monkeypatch.setattr(importlib.util, "find_spec", bare)
+    base = next(r for r in grid.runs if r.method == "baseline")
+    experiments.run_one(grid, base)
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    for name in ("baseline", "mixstyle"):  # nothing may train from here on
+        monkeypatch.setattr(METHODS[name], "fit", lambda *a, **k: pytest.fail("trained"))
+    scores = run_grid(grid, progress=False, log=None, train=False)
+    assert set(scores["method"]) == {"baseline", "symphony-knn"}
+    assert {"lisi_ratio", "knn_batch_cv", "macro_f1"} <= set(scores[scores["method"] == "baseline"]["metric"])
+    assert set(pending(grid)) == {r for r in grid.runs if r.method == "mixstyle"}

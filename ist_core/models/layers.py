@@ -68,10 +68,11 @@ class MixStyle(nn.Module):
         perm = torch.randperm(n, device=device)
         if self.mix == "crossdomain" and self.domains is not None:
             domains = self.domains.to(device)
-            for i in range(n):  # re-draw partners that share the image's domain, where possible
-                others = torch.nonzero(domains != domains[i]).flatten()
-                if len(others) and domains[perm[i]] == domains[i]:
-                    perm[i] = others[torch.randint(len(others), (1,), device=device)]
+            other = domains[None, :] != domains[:, None]  # (n, n): j is of another domain than i
+            # re-draw, uniformly among the other domains' images, partners of the same domain
+            alternative = torch.rand(n, n, device=device).masked_fill(~other, -1).argmax(1)
+            redraw = (domains[perm] == domains) & other.any(1)
+            perm = torch.where(redraw, alternative, perm)
         return perm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -136,7 +136,7 @@ def cmd_ood(args):
 
 def cmd_run(args):
     """The Table 1 grid: train what is missing, print a summary, optionally store it."""
-    from ..experiments import pending, plan, run_grid, summary
+    from ..experiments import pending, plan, provenance, run_grid, summary
 
     grid = plan(args.dataset, args.methods, args.levels, args.folds, args.seeds, args.profile,
                 ist=_pairs(args.set, "--set"), device=args.device, runs=args.runs,
@@ -144,7 +144,7 @@ def cmd_run(args):
     print(f"{len(grid.runs)} run(s): {', '.join(args.dataset)} x {', '.join(args.methods)} "
           f"({args.profile})", flush=True)
     scores = run_grid(grid, workers=args.workers, progress=not args.no_progress,
-                      log=lambda line: print(line, flush=True))
+                      log=lambda line: print(line, flush=True), train=not args.no_train)
     waiting = pending(grid)
     if waiting:
         kinds = sorted({p for ps in waiting.values() for p in ps})
@@ -153,8 +153,9 @@ def cmd_run(args):
     if args.save:
         from ..results import write_summary
 
+        trained = provenance(grid)
         for name, frame in scores.groupby("dataset"):
-            print(f"saved {write_summary(frame, name, args.profile, 'table1')}")
+            print(f"saved {write_summary(frame, name, args.profile, 'table1', provenance=trained)}")
     if not scores.empty:
         print(summary(scores).to_string())
 
@@ -253,6 +254,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--save", action="store_true",
                    help="store the scores with their provenance as results/<dataset>/<profile>/"
                         "table1.csv (what the chapters read when the grid is too big to run)")
+    p.add_argument("--no-train", action="store_true",
+                   help="train nothing: complete LISI and Symphony kNN from stored features "
+                        "(e.g. of runs made on a GPU machine) and report what is finished")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("transfer", help="re-render images in the style of others with a fold's IST")
