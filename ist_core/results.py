@@ -45,14 +45,20 @@ def hardware() -> str:
 
 
 def commit_id() -> str:
+    """The checked-out commit (short hash, "+changes" when tracked files differ); where the
+    tree is a copy without git history, ``$IST_COMMIT`` if set, else "unknown"."""
+    import os
+
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=10)
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+changes" if dirty else "") if out.returncode == 0 else "unknown"
+        if out.returncode == 0:
+            return out.stdout.strip() + ("+changes" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        pass
+    return os.environ.get("IST_COMMIT", "unknown")
 
 
 def write_summary(frame: pd.DataFrame, dataset: str, profile: str, name: str,
