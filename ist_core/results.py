@@ -45,10 +45,13 @@ def hardware() -> str:
 
 
 def commit_id() -> str:
-    """The checked-out commit (short hash, "+changes" when tracked files differ); where the
-    tree is a copy without git history, ``$IST_COMMIT`` if set, else "unknown"."""
+    """``$IST_COMMIT`` when set (for a copied tree whose git metadata may be stale or
+    absent), else the checked-out commit (short hash, "+changes" when tracked files
+    differ), else "unknown"."""
     import os
 
+    if os.environ.get("IST_COMMIT"):
+        return os.environ["IST_COMMIT"]
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=10)
@@ -58,7 +61,7 @@ def commit_id() -> str:
             return out.stdout.strip() + ("+changes" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
-    return os.environ.get("IST_COMMIT", "unknown")
+    return "unknown"
 
 
 def write_summary(frame: pd.DataFrame, dataset: str, profile: str, name: str,

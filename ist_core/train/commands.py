@@ -146,9 +146,13 @@ def cmd_run(args):
     scores = run_grid(grid, workers=args.workers, progress=not args.no_progress,
                       log=lambda line: print(line, flush=True), train=not args.no_train)
     waiting = pending(grid)
-    if waiting:
-        kinds = sorted({p for ps in waiting.values() for p in ps})
-        print(f"{len(waiting)} run(s) wait for: {', '.join(kinds)}; run the same command where "
+    not_run = [run for run, what in waiting.items() if what == ["not run"]]
+    if not_run:
+        print(f"{len(not_run)} run(s) not trained (--no-train), e.g. {not_run[0]}")
+    needs = {run: what for run, what in waiting.items() if what != ["not run"]}
+    if needs:
+        kinds = sorted({p for ps in needs.values() for p in ps})
+        print(f"{len(needs)} run(s) wait for: {', '.join(kinds)}; run the same command where "
               "those are installed to complete them from the stored features")
     if args.save:
         from ..results import write_summary

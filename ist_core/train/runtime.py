@@ -84,8 +84,8 @@ class FoldImages:
         self.images = to_tensor(images, device if on_device else torch.device("cpu"))
         if not on_device:
             self.images = self.images.pin_memory()
-        self.y = torch.as_tensor(np.asarray(y), dtype=torch.long)
-        self.oe = torch.as_tensor(np.asarray(oe_codes), dtype=torch.long)
+        self.y = torch.tensor(np.array(y), dtype=torch.long)  # a copy: metadata may be read-only
+        self.oe = torch.tensor(np.array(oe_codes), dtype=torch.long)
         self.oe_names = list(oe_names)
         self._groups = {"y": _groups(self.y), "oe": _groups(self.oe)}
 
