@@ -9,7 +9,33 @@ import pandas as pd
 
 from .data import _figure
 
-__all__ = ["plot_dr_training", "plot_mixstyle_stats", "plot_lisi_shift", "plot_scores_by_level"]
+__all__ = ["neighbour_shares", "plot_neighbour_shares", "plot_dr_training", "plot_mixstyle_stats", "plot_lisi_shift", "plot_scores_by_level"]
+
+
+def neighbour_shares(features: np.ndarray, causes, oes, k: int = 15) -> pd.DataFrame:
+    """For each image, the share of its ``k`` nearest other images (in ``features``) that
+    have its cause, and the share that come from its OE: what a kNN vote would draw on."""
+    from sklearn.neighbors import NearestNeighbors
+
+    causes, oes = np.asarray(causes), np.asarray(oes)
+    idx = NearestNeighbors(n_neighbors=k + 1).fit(features).kneighbors(features)[1][:, 1:]
+    return pd.DataFrame({"same cause": (causes[idx] == causes[:, None]).mean(1),
+                         "same OE": (oes[idx] == oes[:, None]).mean(1)})
+
+
+def plot_neighbour_shares(shares: pd.DataFrame, chance: dict[str, float]):
+    """Histograms of :func:`neighbour_shares`, with the share a random neighbour would give."""
+    fig, axes = _figure(1, 2, (8, 3))
+    bins = np.linspace(0, 1, 17)
+    for ax, (column, colour) in zip(axes[0], [("same cause", "C0"), ("same OE", "C3")]):
+        ax.hist(shares[column], bins, color=colour, alpha=0.8)
+        ax.axvline(chance[column], color="0.3", ls=":", lw=1, label="random neighbours")
+        ax.axvline(shares[column].mean(), color=colour, lw=1.5, label=f"mean {shares[column].mean():.2f}")
+        ax.set(xlabel=f"share of the 15 nearest images with the {column.split()[1]}",
+               ylabel="training images", title=column)
+        ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
 
 
 def plot_dr_training(folder: str | Path, chance: float | None = None):
