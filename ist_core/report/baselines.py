@@ -101,7 +101,7 @@ def plot_scores_by_level(scores: pd.DataFrame, methods: dict[str, str], dataset_
     datasets = list(dict.fromkeys(f1["dataset"]))
     order = ["iid", "1", "2", "3"]
     labels = {"iid": "IID", "1": "level 1", "2": "level 2", "3": "level 3"}
-    fig, axes = _figure(1, len(datasets), (5 * len(datasets), 3.4))
+    fig, axes = _figure(1, len(datasets), (4.2 * len(datasets) + 1.8, 3.6))
     for ax, name in zip(axes[0], datasets):
         sub = f1[f1["dataset"] == name]
         levels = [lv for lv in order if lv in set(sub["level"])]
@@ -117,6 +117,6 @@ def plot_scores_by_level(scores: pd.DataFrame, methods: dict[str, str], dataset_
             ax.axhline(chance[name], color="0.4", ls=":", lw=1, label="chance")
         ax.set_xticks(range(len(levels)), [labels[lv] for lv in levels])
         ax.set(ylim=(0, 1), ylabel="macro-F1", title=dataset_names.get(name, name))
-    axes[0, -1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    axes[0, -1].legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
     return fig

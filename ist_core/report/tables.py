@@ -231,23 +231,33 @@ def _html(text: pd.DataFrame, bold: pd.DataFrame, caption: str | None) -> str:
     esc = html.escape
     groups = list(dict.fromkeys(text.columns.get_level_values(0)))
     spans = text.columns.get_level_values(0).value_counts()
-    lines = ['<table class="ist-table1">']
+    # the two datasets side by side are wider than a book page: small type, no wrapping,
+    # a rule between datasets, and a horizontal scroll bar where the page is narrower still
+    cell = "white-space:nowrap;padding:2px 6px;text-align:center"
+    first = [i == 0 or text.columns[i][0] != text.columns[i - 1][0] for i in range(text.shape[1])]
+    rule = ["border-left:1px solid #999;" if f else "" for f in first]
+    lines = ['<div style="overflow-x:auto">',
+             '<table class="ist-table1" style="font-size:0.78em;border-collapse:collapse">']
     if caption:
-        lines.append(f"<caption>{esc(caption)}</caption>")
+        lines.append(f'<caption style="caption-side:top;text-align:left">{esc(caption)}</caption>')
     lines.append("<thead>")
     lines.append("<tr><th></th>" + "".join(
-        f'<th colspan="{spans[g]}" style="text-align:center">{esc(g)}</th>' for g in groups)
-        + "</tr>")
-    lines.append("<tr><th>method</th>" + "".join(
-        f"<th>{esc(col)}</th>" for col in text.columns.get_level_values(1)) + "</tr>")
+        f'<th colspan="{spans[g]}" style="{cell};border-left:1px solid #999">{esc(g)}</th>'
+        for g in groups) + "</tr>")
+    lines.append('<tr><th style="text-align:left">method</th>' + "".join(
+        f'<th style="{r}{cell}">{esc(col)}</th>'
+        for r, col in zip(rule, text.columns.get_level_values(1))) + "</tr>")
     lines.append("</thead>")
     lines.append("<tbody>")
     for (method, row), (_, marks) in zip(text.iterrows(), bold.iterrows()):
-        cells = "".join(f"<td><b>{esc(v)}</b></td>" if b else f"<td>{esc(v)}</td>"
-                        for v, b in zip(row, marks))
-        lines.append(f"<tr><th>{esc(method)}</th>{cells}</tr>")
+        cells = "".join(f'<td style="{r}{cell}"><b>{esc(v)}</b></td>' if b
+                        else f'<td style="{r}{cell}">{esc(v)}</td>'
+                        for r, v, b in zip(rule, row, marks))
+        lines.append(f'<tr><th style="white-space:nowrap;text-align:left">{esc(method)}</th>'
+                     f"{cells}</tr>")
     lines.append("</tbody>")
     lines.append("</table>")
+    lines.append("</div>")
     return "\n".join(lines)
 
 
