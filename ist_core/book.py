@@ -97,11 +97,46 @@ def _build_dir(root: Path, out_dir) -> Path:
     return Path(out_dir).resolve() / "_build" if out_dir is not None else root / "_build"
 
 
+# ----------------------------------------------------------------------------- repository
+
+URL_ENV = "IST_REPOSITORY_URL"
+# the install cell of every chapter names the repository by this marker; the notebooks
+# that sync and run write carry the configured URL in its place
+URL_MARKER = "{repository_url}"
+
+
+def book_config(root: str | os.PathLike | None = None) -> dict:
+    """``_config.yml`` as a dict."""
+    import yaml
+
+    return yaml.safe_load((find_root(root) / "_config.yml").read_text())
+
+
+def repository_url(root: str | os.PathLike | None = None, environ: Mapping | None = None) -> str:
+    """The repository the book's launch buttons and install cells point at.
+
+    ``$IST_REPOSITORY_URL`` if set; else, on GitHub Actions, the repository being built
+    (``$GITHUB_SERVER_URL/$GITHUB_REPOSITORY``), so that a fork publishes a book that
+    points at the fork; else ``repository.url`` of ``_config.yml``, the one place it is
+    written down.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(URL_ENV):
+        return env[URL_ENV].rstrip("/")
+    if env.get("GITHUB_SERVER_URL") and env.get("GITHUB_REPOSITORY"):
+        return f"{env['GITHUB_SERVER_URL'].rstrip('/')}/{env['GITHUB_REPOSITORY']}"
+    url = (book_config(root).get("repository") or {}).get("url")
+    if not url:
+        raise BookError("_config.yml has no repository.url; set it to the repository's URL")
+    return str(url).rstrip("/")
+
+
 # ----------------------------------------------------------------------------- notebooks
 
 
-def read_chapter(path: str | os.PathLike):
-    """A chapter ``.md`` as a notebook object (jupytext), with stable cell ids."""
+def read_chapter(path: str | os.PathLike, url: str | None = None):
+    """A chapter ``.md`` as a notebook object (jupytext), with stable cell ids and the
+    repository URL (``url``, default :func:`repository_url`) written into its install cell."""
     import jupytext
 
     path = Path(path)
@@ -109,9 +144,26 @@ def read_chapter(path: str | os.PathLike):
     for i, cell in enumerate(nb.cells):
         # jupytext draws random ids; fixed ones keep the committed .ipynb stable
         cell["id"] = hashlib.sha1(f"{path.stem}:{i}".encode()).hexdigest()[:8]
+        if cell["cell_type"] == "code" and URL_MARKER in cell["source"]:
+            url = url if url is not None else repository_url(_root_of(path))
+            cell["source"] = cell["source"].replace(URL_MARKER, url)
     nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python",
                                           "name": "python3"})
     return nb
+
+
+def _config_url(root) -> str | None:
+    """``repository.url`` of ``_config.yml``, or None where the book names none."""
+    url = (book_config(root).get("repository") or {}).get("url")
+    return str(url).rstrip("/") if url else None
+
+
+def _root_of(path: Path) -> Path | None:
+    """The book root above a chapter file (None when the chapter stands alone)."""
+    for folder in Path(path).resolve().parents:
+        if all((folder / f).is_file() for f in BOOK_FILES):
+            return folder
+    return None
 
 
 def _signature(nb) -> list:
@@ -124,7 +176,8 @@ def _signature(nb) -> list:
 
 
 def sync_notebooks(root: str | os.PathLike | None = None, check: bool = False) -> list[Path]:
-    """Write each chapter's paired, output-free ``.ipynb`` next to its ``.md``.
+    """Write each chapter's paired, output-free ``.ipynb`` next to its ``.md``, with the
+    repository URL of ``_config.yml`` in its install cell (what Colab runs).
 
     Returns the notebooks that were (``check=False``) or would be (``check=True``)
     rewritten; notebooks already in sync are left untouched.
@@ -135,7 +188,8 @@ def sync_notebooks(root: str | os.PathLike | None = None, check: bool = False) -
     changed = []
     for md in chapter_paths(root):
         twin = md.with_suffix(".ipynb")
-        nb = read_chapter(md)
+        # the committed notebooks carry _config.yml's URL, whatever the environment says
+        nb = read_chapter(md, _config_url(root))
         if twin.exists():
             try:
                 if _signature(nbformat.read(twin, as_version=4)) == _signature(nb):
@@ -210,11 +264,19 @@ def _select(paths: list[Path], chapters: Iterable[str] | None) -> list[Path]:
 # ----------------------------------------------------------------------------- run and build
 
 
-def _stage_static(root: Path, stage: Path, chapters: list[Path]) -> None:
-    """Copy the book config and the non-chapter files of the chapter folders."""
+def _stage_static(root: Path, stage: Path, chapters: list[Path], profile: str | None = None) -> None:
+    """Copy the book config (with the repository URL and a provenance footer) and the
+    non-chapter files of the chapter folders."""
+    import yaml
+
     stage.mkdir(parents=True, exist_ok=True)
-    for name in BOOK_FILES:
-        shutil.copy2(root / name, stage / name)
+    shutil.copy2(root / "_toc.yml", stage / "_toc.yml")
+    config = book_config(root)
+    if _config_url(root) is not None or os.environ.get(URL_ENV):
+        config.setdefault("repository", {})["url"] = repository_url(root)
+    footer = footer_text(profile or _staged_profile(stage))
+    config.setdefault("html", {})["extra_footer"] = f"<p>{footer}</p>"
+    (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     sources = {p.resolve() for p in chapters} | {p.with_suffix(".ipynb").resolve() for p in chapters}
     for folder in sorted({p.parent for p in chapters}):
         for f in folder.rglob("*"):
@@ -267,7 +329,8 @@ def run_book(
     build_dir = _build_dir(root, out_dir)
     stage = build_dir / "src"
     executed = build_dir / "executed"
-    _stage_static(root, stage, every)
+    _stage_static(root, stage, every, profile)
+    (stage / "profile.txt").write_text(profile + "\n")
 
     total = time.perf_counter()
     for i, md in enumerate(selected, 1):
@@ -309,6 +372,22 @@ def run_book(
             jupytext.write(read_chapter(md), staged, fmt="ipynb")
     print(f"ran {len(selected)} chapter(s) in {time.perf_counter() - total:.1f} s", flush=True)
     return build_book(root, out_dir=out_dir) if build else stage
+
+
+def footer_text(profile: str | None) -> str:
+    """What produced the pages: commit, date, profile and the machine that ran them."""
+    from .results import commit_id, hardware
+
+    ran = f"profile <code>{profile}</code> on {hardware()}" if profile else "not executed"
+    return (f"Built from commit <code>{commit_id()}</code> on {time.strftime('%Y-%m-%d')}; "
+            f"chapters run at {ran}. Stored results name their own commit and hardware "
+            "where they are shown.")
+
+
+def _staged_profile(stage: Path) -> str | None:
+    """The profile the staged chapters were executed with (read from their parameters)."""
+    path = stage / "profile.txt"
+    return path.read_text().strip() if path.exists() else None
 
 
 def _failing_source(executed: Path) -> str:

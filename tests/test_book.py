@@ -16,6 +16,7 @@ from ist_core.book import (
     chapter_paths,
     find_root,
     read_chapter,
+    repository_url,
     run_book,
     sync_notebooks,
 )
@@ -61,14 +62,62 @@ def test_sync_notice_an_edited_chapter(tmp_path):
     assert sync_notebooks(book, check=True) == [book / "book" / "one.ipynb"]
 
 
-def test_first_cell_installs_from_the_configured_repository_on_colab_only():
-    url = CONFIG["repository"]["url"]
+def test_install_cell_names_the_repository_only_through_the_config():
+    """The chapters hold a marker, not a URL; the notebooks made from them carry the URL
+    they are given, and the committed ones carry _config.yml's."""
     for md in chapter_paths(ROOT):
-        first = code_cells(read_chapter(md))[0].source
-        assert 'if "google.colab" in sys.modules:' in first, md.name
-        found = re.findall(r'repository = "([^"]+)"', first)
-        assert found == [url], f"{md.name}: Colab installs from {found}, _config.yml says {url}"
-        assert "%pip install" in first and "git+{repository}" in first
+        first = code_cells(read_chapter(md, url="https://example.org/owner/fork"))[0]
+        assert 'if "google.colab" in sys.modules:' in first.source, md.name
+        assert 'repository = "https://example.org/owner/fork"' in first.source, md.name
+        assert "%pip install" in first.source and "git+{repository}" in first.source
+        assert "remove-input" in first.metadata.get("tags", []), f"{md.name}: install cell shown"
+        assert "github.com" not in md.read_text(), f"{md.name} writes a repository URL itself"
+        committed = code_cells(nbformat.read(md.with_suffix(".ipynb"), 4))[0].source
+        url = CONFIG["repository"]["url"]
+        assert re.findall(r'repository = "([^"]+)"', committed) == [url], md.name
+
+
+def test_repository_url_from_environment_then_github_actions_then_config(tmp_path):
+    book = make_book(tmp_path / "b", {"one": "x = 1"})
+    config = yaml.safe_load((book / "_config.yml").read_text())
+    config["repository"] = {"url": "https://example.org/upstream/book/", "branch": "main"}
+    (book / "_config.yml").write_text(yaml.safe_dump(config))
+    actions = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "someone/fork"}
+    assert repository_url(book, environ={}) == "https://example.org/upstream/book"
+    assert repository_url(book, environ=actions) == "https://github.com/someone/fork"
+    assert repository_url(book, environ={**actions, "IST_REPOSITORY_URL": "https://git.example/x/"}) \
+        == "https://git.example/x"
+    del config["repository"]
+    (book / "_config.yml").write_text(yaml.safe_dump(config))
+    with pytest.raises(BookError, match="repository.url"):
+        repository_url(book, environ={})
+
+
+def test_a_fork_builds_a_book_that_points_at_the_fork(tmp_path, monkeypatch):
+    """IST_REPOSITORY_URL reaches the launch buttons and the executed install cell; the
+    committed notebook keeps _config.yml's URL; the footer names commit and profile."""
+    install = ('import sys\nif "google.colab" in sys.modules:\n'
+               '    repository = "{repository_url}"\n    print(repository)')
+    book = make_book(tmp_path / "b", {"one": install})
+    config = yaml.safe_load((book / "_config.yml").read_text())
+    config.update({"repository": {"url": "https://github.com/upstream/book", "branch": "main",
+                                  "path_to_book": ""},
+                   "launch_buttons": {"colab_url": "https://colab.research.google.com"}})
+    (book / "_config.yml").write_text(yaml.safe_dump(config))
+    sync_notebooks(book)
+    monkeypatch.setenv("IST_REPOSITORY_URL", "https://github.com/someone/fork")
+    html = run_book("tiny", root=book)
+    page = (html / "book" / "one.html").read_text()
+    assert "https://colab.research.google.com/github/someone/fork/blob/main/book/one.ipynb" in page
+    assert "upstream" not in page
+    executed = nbformat.read(book / "_build" / "src" / "book" / "one.ipynb", 4)
+    assert 'repository = "https://github.com/someone/fork"' in code_cells(executed)[-1].source
+    committed = nbformat.read(book / "book" / "one.ipynb", 4)
+    assert 'repository = "https://github.com/upstream/book"' in code_cells(committed)[-1].source
+    footer = re.sub(r"<[^>]+>", "", page)
+    from ist_core.results import commit_id
+
+    assert f"Built from commit {commit_id()}" in footer and "chapters run at profile tiny" in footer
 
 
 def test_second_cell_is_the_parameters_cell_with_profile_quick():
