@@ -18,8 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def results_dir() -> Path:
-    """The repository's ``results/`` folder (next to the package in a checkout)."""
-    return REPO / "results"
+    """The repository's ``results/`` folder in a checkout; where the package is installed
+    from a wheel (e.g. from git on Colab), the copy shipped inside it (``ist_core.stored``)."""
+    if (REPO / "pyproject.toml").is_file() and (REPO / "results").is_dir():
+        return REPO / "results"
+    from importlib.resources import files
+
+    return Path(str(files("ist_core.stored")))
 
 
 def hardware() -> str:

@@ -10,6 +10,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,10 +53,18 @@ def test_dependencies_are_ranges_not_pins():
     assert "==" not in text, "declare version ranges, not pins"
 
 
-def test_ist_help_on_every_subcommand():
-    commands = [[], ["data"], ["data", "describe"], ["data", "fetch"], ["diagnose"],
-                ["splits"], ["book"], ["book", "run"], ["book", "build"], ["book", "sync"]]
+def test_ist_help_on_every_subcommand(capsys):
+    out = subprocess.run([sys.executable, "-m", "ist_core.cli", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("usage: ist")
+    from ist_core.cli import build_parser
+
+    commands = [["data"], ["data", "describe"], ["data", "fetch"], ["diagnose"], ["splits"],
+                ["train", "encoder"], ["train", "ist"], ["train", "predictor"], ["train", "ood"],
+                ["transfer"], ["run"], ["book"], ["book", "run"], ["book", "build"],
+                ["book", "sync"]]
     for cmd in commands:
-        out = subprocess.run([sys.executable, "-m", "ist_core.cli", *cmd, "--help"],
-                             capture_output=True, text=True, check=True).stdout
-        assert out.startswith("usage: ist"), cmd
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args([*cmd, "--help"])
+        assert exit_.value.code == 0, cmd
+        assert capsys.readouterr().out.startswith(f"usage: ist {' '.join(cmd)}"), cmd
