@@ -378,10 +378,10 @@ def footer_text(profile: str | None) -> str:
     """What produced the pages: commit, date, profile and the machine that ran them."""
     from .results import commit_id, hardware
 
-    ran = f"profile <code>{profile}</code> on {hardware()}" if profile else "not executed"
+    ran = (f"chapters run at profile <code>{profile}</code> on {hardware()}" if profile
+           else "chapters as last executed")
     return (f"Built from commit <code>{commit_id()}</code> on {time.strftime('%Y-%m-%d')}; "
-            f"chapters run at {ran}. Stored results name their own commit and hardware "
-            "where they are shown.")
+            f"{ran}. Stored results name their own commit and hardware where they are shown.")
 
 
 def _staged_profile(stage: Path) -> str | None:

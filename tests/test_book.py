@@ -257,6 +257,10 @@ def test_whole_book_runs_as_on_colab_and_builds_at_tiny(built):
     build_dir, html, colab = built
     # the chapters ran on the installed package, from outside the repository
     assert ROOT not in Path((colab / "imported_from.txt").read_text()).parents
+    for md in chapter_paths(ROOT):  # the install cell is kept in the notebook, not shown
+        page = (html / md.relative_to(ROOT).with_suffix(".html")).read_text()
+        assert "google.colab" not in page, md.name
+        assert "chapters run at profile <code>tiny</code>" in page, md.name
     # ... and still found the result summaries stored in the repository (shipped inside it)
     evaluation = (build_dir / "src" / "book" / "evaluation.ipynb").read_text()
     assert "Table 1, paper profile (stored)" in evaluation
