@@ -1,8 +1,11 @@
 """Training throughput of every network of one fold, in one process.
 
 Prints images/s for the encoder's pretraining, IST's generator (one step = a critic
-and a generator update on a batch of content and style images), the naive predictor
-and the IST predictor, and the IST predictor's rate as a ratio to the naive one's.
+and a generator update on a batch of content and style images), StarGAN v2 (one step =
+its iteration: two discriminator and two generator updates, latent- and
+reference-guided), the naive predictor and the IST predictor, and the ratios that
+matter: IST's generator against StarGAN v2's at the same image size and batch, and the
+IST predictor against the naive one. Images/s counts the content images of a step.
 The first steps (warm-up) are not timed.
 
     PYTHONPATH=. python3 benchmarks/train_speed.py --profile quick --steps 30
@@ -25,6 +28,7 @@ from ist_core.results import hardware
 from ist_core.train import setup_fold, train_encoder, train_ist, train_predictor
 from ist_core.train.ist import build_generator
 from ist_core.train.pretrain import build_encoder, freeze
+from ist_core.train.stargan import train_stargan
 
 
 def _sync(device):
@@ -68,6 +72,8 @@ def main():
                          args.steps, args.warmup),
         "generator (IST)": timed("ist", lambda s: train_ist(s, encoder, progress=False), setup,
                                  args.steps, args.warmup),
+        "generator (StarGAN v2)": timed("sg2", lambda s: train_stargan(s, progress=False), setup,
+                                        args.steps, args.warmup),
         "predictor (naive)": timed("naive", lambda s: train_predictor(s, progress=False), setup,
                                    args.steps, args.warmup),
         "predictor (IST)": timed("istp", lambda s: train_predictor(s, transfer, progress=False),
@@ -80,6 +86,8 @@ def main():
           f"{args.steps} timed steps")
     for label, rate in rates.items():
         print(f"  {label:<20} {rate:10.1f} images/s")
+    print(f"  IST generator / StarGAN v2:      "
+          f"{rates['generator (IST)'] / rates['generator (StarGAN v2)']:.2f}")
     print(f"  IST predictor / naive predictor: {rates['predictor (IST)'] / rates['predictor (naive)']:.2f}")
     print(f"  generator / naive predictor:     {rates['generator (IST)'] / rates['predictor (naive)']:.2f}")
 

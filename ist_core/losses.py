@@ -91,3 +91,17 @@ def ist_objective(terms: dict[str, torch.Tensor], weights) -> tuple[torch.Tensor
     parts = {name: value.detach() for name, value in terms.items()}
     parts["total"] = total.detach()
     return total, parts
+
+
+# ---------------------------------------------------------------- StarGAN v2 (Choi et al. 2020)
+def style_reconstruction_loss(style_pred: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """StarGAN v2's style reconstruction: L1 between the style code a generated image was
+    made with and the one the style encoder reads back from it."""
+    return (style_pred - style).abs().mean()
+
+
+def diversity_loss(out_1: torch.Tensor, out_2: torch.Tensor) -> torch.Tensor:
+    """StarGAN v2's diversity-sensitive term: mean L1 between two outputs of the same input
+    under two style codes. The generator maximises it (it enters with a minus sign)."""
+    return (out_1 - out_2).abs().mean()
+

@@ -102,6 +102,15 @@ class FoldImages:
         offset = (torch.rand(n, generator=gen) * counts[group]).long()
         return order[starts[group] + offset]
 
+    def sample_in(self, codes: torch.Tensor, by: str, gen: torch.Generator) -> torch.Tensor:
+        """One random image index per entry of ``codes``, drawn among the images with that
+        cause (``by="y"``) or OE (``by="oe"``) code."""
+        order, starts, counts = self._groups[by]
+        present = torch.unique(self.y if by == "y" else self.oe)
+        slot = torch.searchsorted(present, codes.cpu())
+        offset = (torch.rand(len(codes), generator=gen) * counts[slot]).long()
+        return order[starts[slot] + offset]
+
     def batch(self, idx: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
         """The images at ``idx`` on the device, randomly flipped and rotated by 90 degrees
         when ``gen`` is given (the same augmentation for every predictor and for IST)."""

@@ -1,0 +1,82 @@
+"""StarGAN v2: its networks, the terms only it has, its averaged weights, one fold's training."""
+
+import pytest
+import torch
+
+from ist_core import losses
+from ist_core.models.stargan import Discriminator, Generator, MappingNetwork, StarGAN, StyleEncoder
+from ist_core.train import setup_fold
+from ist_core.train.stargan import build_stargan, train_stargan
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_networks_take_multichannel_images_and_pick_their_domain(size):
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, size, size)
+    domains = torch.tensor([0, 2, 1])
+    s = MappingNetwork(3, style_dim=8)(torch.randn(3, 16), domains)
+    assert s.shape == (3, 8)
+    assert Generator(4, size, width=8, style_dim=8)(x, s).shape == x.shape
+    enc = StyleEncoder(4, 3, size, width=8, style_dim=8)
+    assert enc(x, domains).shape == (3, 8)
+    assert not torch.allclose(enc(x, domains), enc(x, (domains + 1) % 3))  # one head per domain
+    assert Discriminator(4, 3, size, width=8)(x, domains).shape == (3,)
+    with pytest.raises(ValueError, match="32-256 px"):
+        Generator(4, 48)
+
+
+def test_diversity_term_is_larger_for_two_style_codes_than_for_one():
+    torch.manual_seed(0)
+    gen = Generator(3, 32, width=8, style_dim=8)
+    x = torch.randn(4, 3, 32, 32)
+    s1, s2 = torch.randn(4, 8), torch.randn(4, 8)
+    same = losses.diversity_loss(gen(x, s1), gen(x, s1))
+    different = losses.diversity_loss(gen(x, s1), gen(x, s2))
+    assert same == 0 and different > 1e-3
+
+
+def test_r1_is_zero_for_a_discriminator_that_ignores_its_input():
+    x = torch.randn(4, 3, 32, 32, requires_grad=True)
+    blind = (x * 0).flatten(1).sum(1) + 0.7  # same logit whatever the image
+    assert losses.r1_penalty(blind, x) == 0
+    seeing = Discriminator(3, 2, 32, width=8)(x, torch.tensor([0, 1, 0, 1]))
+    assert losses.r1_penalty(seeing, x) > 0
+
+
+def test_style_reconstruction_is_the_mean_absolute_difference():
+    a, b = torch.zeros(2, 4), torch.full((2, 4), 0.5)
+    assert losses.style_reconstruction_loss(a, b) == 0.5
+    assert losses.style_reconstruction_loss(b, b) == 0
+
+
+def test_ema_moves_towards_the_online_weights_at_the_stated_rate():
+    torch.manual_seed(0)
+    model = StarGAN(3, 2, 32, width=8, style_dim=8)
+    before = [p.clone() for p in model.ema["generator"].parameters()]
+    with torch.no_grad():
+        for p in model.generator.parameters():
+            p.add_(1.0)
+    model.update_ema(beta=0.9)
+    for old, new, online in zip(before, model.ema["generator"].parameters(),
+                                model.generator.parameters()):
+        assert torch.allclose(new, 0.9 * old + 0.1 * online, atol=1e-6)
+    assert all(not p.requires_grad for p in model.ema.parameters())
+
+
+def test_training_one_fold_runs_resumes_and_changes_the_outputs(tmp_path):
+    setup = setup_fold("synthetic-grid", level=2, fold=0, profile="tiny", device="cpu",
+                       runs=tmp_path)
+    model = train_stargan(setup, progress=False, steps=4)
+    folder = setup.run_dir("stargan")
+    assert (folder / "done.json").exists() and (folder / "losses.csv").exists()
+    data = setup.images()
+    x = data.batch(torch.arange(4))
+    style = data.batch(torch.arange(4, 8))
+    out = model.transfer(x, style, data.labels(torch.arange(4, 8))[1])
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    fresh = build_stargan(setup)  # the same initial weights, untrained
+    moved = [not torch.equal(a, b) for a, b in zip(model.ema["generator"].parameters(),
+                                                   fresh.ema["generator"].parameters())]
+    assert any(moved)  # four steps of EMA updates moved the averaged generator
+    again = train_stargan(setup, progress=False, steps=4)  # finished: loaded, not retrained
+    assert torch.equal(again.transfer(x, style, data.labels(torch.arange(4, 8))[1]), out)
