@@ -53,16 +53,19 @@ def make_runtime(folder: Path) -> tuple[Path, dict]:
     return venv / "bin" / "python", env
 
 
-def run_chapters(folder: Path, chapters: list[Path], profile: str = "tiny") -> Path:
+def run_chapters(folder: Path, chapters: list[Path], profile: str = "tiny",
+                 extra: dict[str, dict] | None = None) -> Path:
     """Execute each committed notebook with papermill's command line in the simulated
-    runtime; returns the folder of executed notebooks (``<name>.ipynb``)."""
+    runtime, with ``extra`` parameters per chapter name; returns the folder of executed
+    notebooks (``<name>.ipynb``)."""
     python, env = make_runtime(folder)
     work, out = folder / "work", folder / "executed"
     work.mkdir()
     out.mkdir()
     for nb in chapters:
+        params = [f"-y{json.dumps({k: v})}" for k, v in (extra or {}).get(nb.stem, {}).items()]
         _run([sys.executable, "-m", "papermill", str(nb), str(out / nb.name), "-p", "profile",
-              profile, "-k", "colab-sim", "--cwd", str(work), "--no-progress-bar"],
+              profile, *params, "-k", "colab-sim", "--cwd", str(work), "--no-progress-bar"],
              cwd=work, env=env, timeout=900)
     # the package the kernel imported came from the runtime, not from the checkout
     probe = _run([str(python), "-c", "import ist_core, json; print(json.dumps(ist_core.__file__))"],
