@@ -225,6 +225,13 @@ class MixStyle(_Network):
         return f"predictor-{self.name}-{s['mix']}-p{s['p']:g}-a{s['alpha']:g}"
 
     def fit(self, setup, progress=True):
+        self.setup = setup
+        self.model = train_classifier(setup, self._component(), self._model(setup),
+                                      self._loss(setup), progress, settings=dict(self.settings))
+        return self
+
+    def _loss(self, setup):
+        """The loss of one batch (see :func:`~ist_core.train.predictor.train_classifier`)."""
         def loss(model, x, y, oe, rng):
             model.set_domains(oe)
             with autocast(setup.device, setup.amp):
@@ -232,10 +239,7 @@ class MixStyle(_Network):
             cause = F.cross_entropy(logits.float(), y)
             return cause, {"cause": cause}
 
-        self.setup = setup
-        self.model = train_classifier(setup, self._component(), self._model(setup), loss, progress,
-                                      settings=dict(self.settings))
-        return self
+        return loss
 
 
 @torch.no_grad()
@@ -262,7 +266,7 @@ class MixStyleDA(MixStyle):
     defaults = {"p": 0.5, "alpha": 0.1, "mix": "crossdomain"}
     sees_test_images = True
 
-    def fit(self, setup, progress=True):
+    def _loss(self, setup):
         test = setup.fold.test
         meta = setup.dataset.meta
         names = list(dict.fromkeys(meta[setup.ist.oe_level].to_numpy()[setup.fold.train]))
@@ -284,10 +288,7 @@ class MixStyleDA(MixStyle):
             cause = F.cross_entropy(logits.float(), y)
             return cause, {"cause": cause}
 
-        self.setup = setup
-        self.model = train_classifier(setup, self._component(), self._model(setup), loss, progress,
-                                      settings=dict(self.settings))
-        return self
+        return loss
 
 
 # ---------------------------------------------------------------------------- kNN rows
