@@ -27,7 +27,8 @@ from ist_core.profiles import get_profile
 from ist_core.results import hardware
 from ist_core.train import setup_fold, train_encoder, train_ist, train_predictor
 from ist_core.train.ist import build_generator
-from ist_core.train.pretrain import build_encoder, freeze
+from ist_core.train.pretrain import build_encoder
+from ist_core.train.runtime import freeze
 from ist_core.train.stargan import train_stargan
 
 

@@ -86,7 +86,8 @@ def _load_generator(setup, folder: Path):
     from ..models import StyleTransfer
     from .ist import build_generator
     from .loop import CONFIG, is_done, load_modules
-    from .pretrain import freeze, train_encoder
+    from .pretrain import train_encoder
+    from .runtime import freeze
 
     if not (folder / CONFIG).exists() or not is_done(folder):
         raise ValueError(f"--ist {folder}: not a finished generator run (no {CONFIG} and done.json); "

@@ -14,7 +14,8 @@ import torch
 from .. import losses
 from ..models import Critic, Encoder, Generator, StyleTransfer, style_code
 from .loop import fit
-from .pretrain import freeze, train_encoder
+from .pretrain import train_encoder
+from .runtime import freeze
 from .runtime import autocast, derive_seed, generator, to_tensor
 from .setup import FoldSetup
 

@@ -16,8 +16,7 @@ import torch.nn.functional as F
 
 from ..models import Predictor, StyleTransfer
 from .loop import fit
-from .pretrain import freeze
-from .runtime import FoldImages, autocast, derive_seed, generator, to_tensor
+from .runtime import FoldImages, autocast, derive_seed, freeze, generator, to_tensor
 from .setup import FoldSetup
 
 KINDS = ("naive", "ist")
@@ -33,8 +32,10 @@ def build_predictor(setup: FoldSetup, cls=Predictor, **kwargs) -> Predictor:
 
 def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, loss, progress=True,
                      ist_dependent: bool = False, settings: dict | None = None,
-                     steps: int | None = None) -> torch.nn.Module:
-    """The predictor's training loop, shared by every Table 1 row that trains a network.
+                     steps: int | None = None, key: str = "predictor") -> torch.nn.Module:
+    """The training loop of every classifier of a fold: the encoder's pretraining and every
+    Table 1 row that trains a network (``key`` names its stream of batches and its
+    checkpoint entry).
 
     ``loss(model, x, y, oe, rng)`` returns ``(total, parts)`` for one batch of training
     images ``x`` (balanced over causes, augmented) with cause and OE codes; the rows
@@ -50,7 +51,7 @@ def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, l
 
     def step(i: int) -> dict:
         data = setup.images()  # built on first use: a finished run never needs it
-        rng = generator(setup.seed, "predictor", i)
+        rng = generator(setup.seed, key, i)
         idx = data.sample(prof.batch_size, "y", rng)
         x = data.batch(idx, rng)
         y, oe = data.labels(idx)
@@ -60,7 +61,7 @@ def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, l
         opt.step()
         return parts
 
-    fit(folder, config, {"predictor": model}, {"predictor": opt}, step, steps,
+    fit(folder, config, {key: model}, {key: opt}, step, steps,
         prof.checkpoint_every, prof.log_every, progress, desc=f"{component} {setup.split}")
     return freeze(model)
 

@@ -136,3 +136,11 @@ def dihedral(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     x = torch.where(flips[0], x.flip(-1), x)
     x = torch.where(flips[1], x.flip(-2), x)
     return torch.where(flips[2], x.transpose(-1, -2), x)
+
+
+def freeze(module: torch.nn.Module) -> torch.nn.Module:
+    """Eval mode, no gradients for its weights (gradients still flow through it)."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module

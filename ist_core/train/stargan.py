@@ -18,7 +18,7 @@ import torch
 from .. import losses
 from ..models.stargan import StarGAN
 from .loop import fit
-from .pretrain import freeze
+from .runtime import freeze
 from .runtime import autocast, derive_seed, generator
 from .setup import FoldSetup
 
