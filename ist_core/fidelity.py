@@ -8,7 +8,7 @@ to produce. Every method gets the same pairs:
 - ``input``: the untouched content image (doing nothing);
 - ``histogram matching``: each channel's histogram matched to the style image's
   (scikit-image), the classic appearance-only transfer;
-- ``IST``: ``G(E(x_a), v(x_b))``; other transfers can be passed by name.
+- ``IST``: ``G(E(x_a), v(x_b))``; other transfers (StarGAN v2) can be passed by name.
 
 Scores (tidy rows): PSNR and SSIM per channel against the ``keep`` counterfactual;
 for content preservation, the share of outputs to which the frozen encoder gives the
@@ -111,13 +111,15 @@ def encoder_causes(setup, encoder) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def evaluate_transfer(setup, transfers: dict, n_pairs: int = 64, seed: int = 0,
-                      content_from: str = "train") -> tuple[pd.DataFrame, dict]:
+                      content_from: str = "train", encoder=None) -> tuple[pd.DataFrame, dict]:
     """Score ``input``, ``histogram matching`` and each of ``transfers`` (name ->
-    :class:`~ist_core.models.StyleTransfer`) on the same ``n_pairs`` pairs of the fold.
+    :class:`~ist_core.models.StyleTransfer`, or a StarGAN v2) on the same ``n_pairs``
+    pairs of the fold.
 
     Content images come from the fold's training (``content_from="train"``) or test
-    images, style images from its training images (so from training OEs only). Returns
-    the tidy scores and the pairs with every method's outputs (``pairs["outputs"]``).
+    images, style images from its training images (so from training OEs only). Cause
+    agreement is judged by ``encoder``, by default the first transfer's frozen encoder.
+    Returns the tidy scores and the pairs with every method's outputs (``pairs["outputs"]``).
     """
     from .train import transfer as run_transfer
 
@@ -129,9 +131,12 @@ def evaluate_transfer(setup, transfers: dict, n_pairs: int = 64, seed: int = 0,
     pairs = fidelity_pairs(setup.dataset, content, setup.fold.train, seed=seed)
     outputs = {"input": pairs["x"], "histogram matching": histogram_matching(pairs["x"],
                                                                              pairs["style_images"])}
+    style_oe = setup.oe_codes(pairs["style"])
     for name, model in transfers.items():
-        outputs[name] = run_transfer(setup, model, pairs["x"], pairs["style_images"])
-    encoder = next(iter(transfers.values())).encoder if transfers else None
+        outputs[name] = run_transfer(setup, model, pairs["x"], pairs["style_images"], style_oe)
+    if encoder is None:
+        encoder = next((getattr(m, "encoder") for m in transfers.values() if hasattr(m, "encoder")),
+                       None)
     cause_of = encoder_causes(setup, encoder) if encoder is not None else None
     scores = pd.concat([score_outputs(out, pairs, setup.dataset.channels, name, cause_of)
                         for name, out in outputs.items()], ignore_index=True)
@@ -175,7 +180,8 @@ def oe_landmarks(setup, transfer, n: int = 200, seed: int = 0):
     real = rng.choice(train, min(len(train), 1500), replace=False)
     content = rng.choice(train, min(n, len(train)), replace=False)
     style = np.array([rng.choice(train[oe_of[train] != oe_of[c]]) for c in content])
-    outputs = run_transfer(setup, transfer, setup.dataset.images[content], setup.dataset.images[style])
+    outputs = run_transfer(setup, transfer, setup.dataset.images[content], setup.dataset.images[style],
+                           setup.oe_codes(style))
 
     @torch.no_grad()
     def encode(images):

@@ -50,6 +50,7 @@ class Profile:
     batch_size: int
     encoder_steps: int
     ist_steps: int
+    stargan_steps: int  # StarGAN v2 (a Table 1 row); see the profiles below
     predictor_steps: int
     lr: float  # encoder and predictors (Adam)
     ist_lr: float  # generator and critic (Adam)
@@ -60,13 +61,13 @@ class Profile:
 
 PROFILES = {
     "tiny": Profile("tiny", "tiny", width=8, gen_width=8, batch_size=16, encoder_steps=30,
-                    ist_steps=30, predictor_steps=30, lr=2e-3, ist_lr=1e-3,
+                    ist_steps=30, stargan_steps=10, predictor_steps=30, lr=2e-3, ist_lr=1e-3,
                     checkpoint_every=10, log_every=5, eval_batch=128),
     "quick": Profile("quick", "quick", width=16, gen_width=16, batch_size=32, encoder_steps=200,
-                     ist_steps=300, predictor_steps=250, lr=1e-3, ist_lr=1e-3,
+                     ist_steps=300, stargan_steps=100, predictor_steps=250, lr=1e-3, ist_lr=1e-3,
                      checkpoint_every=50),
     "paper": Profile("paper", "paper", width=64, gen_width=32, batch_size=128, encoder_steps=3000,
-                     ist_steps=10000, predictor_steps=6000, lr=5e-4, ist_lr=2e-4,
+                     ist_steps=10000, stargan_steps=10000, predictor_steps=6000, lr=5e-4, ist_lr=2e-4,
                      checkpoint_every=500, eval_batch=1024),
 }
 

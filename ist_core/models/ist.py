@@ -151,8 +151,10 @@ class StyleTransfer(nn.Module):
         return style_code(self.encoder.features(images)[:self.generator.style_layers])
 
     @torch.no_grad()
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, content: torch.Tensor, style: torch.Tensor,
+                style_oe: torch.Tensor | None = None) -> torch.Tensor:
         """``content`` re-rendered with the style code of ``style`` (same batch size), or
-        with given style codes when ``style`` is 2-D."""
+        with given style codes when ``style`` is 2-D. ``style_oe`` is accepted and ignored:
+        IST reads a style from any image without being told its OE (StarGAN v2 cannot)."""
         codes = style if style.ndim == 2 else self.style_codes(style)
         return self.generator(self.encoder.features(content), codes)

@@ -194,7 +194,13 @@ class StarGAN(nn.Module):
                 b_ema.copy_(b)
 
     @torch.no_grad()
-    def transfer(self, content: torch.Tensor, style: torch.Tensor, style_domain: torch.Tensor):
-        """``content`` re-rendered in the style of ``style`` images of ``style_domain``
-        (reference-guided synthesis), with the averaged networks."""
-        return self.ema["generator"](content, self.ema["style_encoder"](style, style_domain))
+    def forward(self, content: torch.Tensor, style: torch.Tensor,
+                style_oe: torch.Tensor | None = None) -> torch.Tensor:
+        """``content`` re-rendered in the style of ``style`` images whose domains (OE codes)
+        are ``style_oe`` (reference-guided synthesis), with the averaged networks. The same
+        call as IST's :class:`~ist_core.models.StyleTransfer`, except that the OE codes are
+        required: the style encoder has one head per domain."""
+        if style_oe is None:
+            raise ValueError("StarGAN v2 needs the OE code of every style image (style_oe): its "
+                             "style encoder reads a style through that OE's head")
+        return self.ema["generator"](content, self.ema["style_encoder"](style, style_oe))

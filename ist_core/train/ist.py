@@ -105,9 +105,11 @@ def train_ist(setup: FoldSetup, encoder: Encoder | None = None, progress: bool =
 
 
 @torch.no_grad()
-def transfer(setup: FoldSetup, model: StyleTransfer, content, style) -> np.ndarray:
+def transfer(setup: FoldSetup, model: StyleTransfer, content, style, style_oe=None) -> np.ndarray:
     """Re-render ``content`` images (N, C, H, W) in the style of ``style``: one style image
-    for all, or one per content image. Returns float32 (N, C, H, W)."""
+    for all, or one per content image. ``style_oe`` holds the style images' OE codes
+    (:meth:`FoldSetup.oe_codes`), which StarGAN v2 needs and IST ignores. Returns float32
+    (N, C, H, W)."""
     content, style = np.asarray(content), np.asarray(style)
     if content.ndim == 3:
         content = content[None]
@@ -116,6 +118,10 @@ def transfer(setup: FoldSetup, model: StyleTransfer, content, style) -> np.ndarr
     if len(style) not in (1, len(content)):
         raise ValueError(f"give one style image or one per content image: {len(style)} style "
                          f"image(s) for {len(content)} content image(s)")
+    codes = None if style_oe is None else torch.as_tensor(np.atleast_1d(style_oe), dtype=torch.long)
+    if codes is not None and len(codes) != len(style):
+        raise ValueError(f"give one OE code per style image: {len(codes)} code(s) for "
+                         f"{len(style)} style image(s)")
     if content.shape[1:] != setup.image_shape or style.shape[1:] != setup.image_shape:
         raise ValueError(f"images must be {setup.image_shape} like the dataset's, got "
                          f"{content.shape[1:]} and {style.shape[1:]}")
@@ -124,6 +130,8 @@ def transfer(setup: FoldSetup, model: StyleTransfer, content, style) -> np.ndarr
     for start in range(0, len(content), step):
         x = to_tensor(content[start:start + step], setup.device)
         s = to_tensor(style if len(style) == 1 else style[start:start + step], setup.device)
+        oe = None if codes is None else (codes if len(codes) == 1 else codes[start:start + step])
+        oe = None if oe is None else oe.expand(len(x)).to(setup.device)
         with autocast(setup.device, setup.amp):
-            out.append(model(x, s.expand(len(x), -1, -1, -1)).float().cpu().numpy())
+            out.append(model(x, s.expand(len(x), -1, -1, -1), oe).float().cpu().numpy())
     return np.concatenate(out)

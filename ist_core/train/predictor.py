@@ -70,16 +70,17 @@ def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
                     progress: bool = True, tag: str | None = None) -> Predictor:
     """Train (or resume, or load) the naive predictor, or the IST predictor when ``transfer``
     is given. The same initial weights, batches and augmentation either way. ``tag`` names
-    a transfer other than the fold's own generator (it becomes part of the run folder)."""
+    a transfer other than the fold's own generator (it becomes part of the run folder),
+    e.g. StarGAN v2's: any module called as ``transfer(content, style, style_oe)``."""
     kind = "naive" if transfer is None else "ist" if tag is None else f"ist-{tag}"
     styles_for = setup.images
 
     def loss(model, x, y, oe, rng):
         if transfer is not None:
             data = styles_for()
-            style = data.batch(data.sample(len(x), "oe", rng), rng)
+            idx = data.sample(len(x), "oe", rng)
             with autocast(setup.device, setup.amp):
-                x = transfer(x, style)
+                x = transfer(x, data.batch(idx, rng), data.labels(idx)[1])
         with autocast(setup.device, setup.amp):
             logits = model(x)
         cause = F.cross_entropy(logits.float(), y)
@@ -102,7 +103,7 @@ def restyle(setup: FoldSetup, transfer: StyleTransfer, x: torch.Tensor, styles: 
     """``x`` re-rendered, image by image, in the style of random training images (OEs balanced)."""
     idx = styles.sample(len(x), "oe", generator(setup.seed, "test-style", *key))
     with autocast(setup.device, setup.amp):
-        return transfer(x, styles.batch(idx)).float()
+        return transfer(x, styles.batch(idx), styles.labels(idx)[1]).float()
 
 
 @torch.no_grad()

@@ -99,6 +99,18 @@ class FoldSetup:
                                       codes, names, self.device)
         return self._images
 
+    def oe_codes(self, indices) -> np.ndarray:
+        """The codes (as in :meth:`images`) of the OEs of the dataset's images ``indices``,
+        which must belong to training OEs."""
+        names = self.images().oe_names
+        lookup = {name: code for code, name in enumerate(names)}
+        oes = self.dataset.meta[self.ist.oe_level].to_numpy()[np.asarray(indices, dtype=np.int64)]
+        unknown = sorted({str(oe) for oe in oes if oe not in lookup})
+        if unknown:
+            raise ValueError(f"images of {self.ist.oe_level} {unknown} are not from a training OE "
+                             f"of this fold; style images must come from {names}")
+        return np.array([lookup[oe] for oe in oes], dtype=np.int64)
+
     def fold_level(self) -> "FoldSetup":
         """This setup at seed 0, sharing its images: the encoder and the generator are trained
         once per training fold and shared by every seed and every run that needs them."""
