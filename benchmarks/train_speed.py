@@ -15,43 +15,18 @@ The first steps (warm-up) are not timed.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import tempfile
-import time
-from pathlib import Path
 
 import torch
 
 from ist_core.models import StyleTransfer
 from ist_core.profiles import get_profile
 from ist_core.results import hardware
+from ist_core.speed import training_rate
 from ist_core.train import setup_fold, train_encoder, train_ist, train_predictor
 from ist_core.train.ist import build_generator
 from ist_core.train.pretrain import build_encoder
 from ist_core.train.runtime import freeze
 from ist_core.train.stargan import train_stargan
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(label, fn, setup, steps, warmup):
-    """Train twice in fresh folders: ``warmup`` steps untimed, then ``steps`` timed."""
-    prof = setup.profile
-    results = {}
-    for n, name in ((warmup, "warm-up"), (steps, "timed")):
-        setup.profile = dataclasses.replace(prof, encoder_steps=n, ist_steps=n, predictor_steps=n,
-                                            checkpoint_every=10**9)
-        setup.runs = Path(tempfile.mkdtemp(prefix=f"bench-{label}-{name}-"))
-        _sync(setup.device)
-        start = time.perf_counter()
-        fn(setup)
-        _sync(setup.device)
-        results[name] = time.perf_counter() - start
-    setup.profile = prof
-    return steps * prof.batch_size / results["timed"]
 
 
 def main():
@@ -68,18 +43,15 @@ def main():
     # throughput does not depend on the weights: untrained networks, frozen as in training
     encoder = freeze(build_encoder(setup))
     transfer = freeze(StyleTransfer(encoder, freeze(build_generator(setup, encoder)[0])))
-    rates = {
-        "encoder": timed("encoder", lambda s: train_encoder(s, progress=False), setup,
-                         args.steps, args.warmup),
-        "generator (IST)": timed("ist", lambda s: train_ist(s, encoder, progress=False), setup,
-                                 args.steps, args.warmup),
-        "generator (StarGAN v2)": timed("sg2", lambda s: train_stargan(s, progress=False), setup,
-                                        args.steps, args.warmup),
-        "predictor (naive)": timed("naive", lambda s: train_predictor(s, progress=False), setup,
-                                   args.steps, args.warmup),
-        "predictor (IST)": timed("istp", lambda s: train_predictor(s, transfer, progress=False),
-                                 setup, args.steps, args.warmup),
+    trainers = {
+        "encoder": lambda s: train_encoder(s, progress=False),
+        "generator (IST)": lambda s: train_ist(s, encoder, progress=False),
+        "generator (StarGAN v2)": lambda s: train_stargan(s, progress=False),
+        "predictor (naive)": lambda s: train_predictor(s, progress=False),
+        "predictor (IST)": lambda s: train_predictor(s, transfer, progress=False),
     }
+    rates = {label: training_rate(train, setup, args.steps, args.warmup)
+             for label, train in trainers.items()}
     device = setup.device
     print(f"device: {device} ({hardware()}), threads {torch.get_num_threads()}, amp {setup.amp}")
     print(f"profile {setup.profile.name}: {setup.image_shape} images, width {setup.profile.width}, "

@@ -10,8 +10,8 @@ Each run lives in ``<runs>/<dataset>/<profile>/<method>/<split>/seed<k>/`` and h
 Files are written atomically and ``metrics.json`` last: a run with it is finished and
 skipped, one without it is trained again, and its networks resume from their own
 checkpoints. Runs that need the same network share it: the fold's encoder and
-generator (every IST run of the fold), the baseline predictor (its kNN rows), DR's
-grid search. The grid runs on a bare GPU machine with torch, numpy, pandas, scipy and
+generator (every IST run of the fold), its StarGAN v2, the baseline predictor (its kNN
+rows), DR's grid search. The grid runs on a bare GPU machine with torch, numpy, pandas, scipy and
 scikit-learn only; LISI and Symphony are then completed on a machine that has them
 from the stored embeddings (run the same command there).
 """
@@ -36,7 +36,10 @@ EMBED_SAMPLE = 5000  # training images whose features are stored (and used for L
 LISI_PERPLEXITY = 30
 METRICS, EMBEDDINGS = "metrics.json", "embeddings.npz"
 # rough cost of each kind of job in units of one predictor training (for the time estimate)
-COST = {"generator": 6.0, "dr-search": 1.0, "ist": 2.5, "baseline-knn": 0.1, "symphony-knn": 0.3}
+COST = {"generator": 6.0, "stargan": 6.0, "dr-search": 1.0, "ist": 2.5, "stargan2": 2.5,
+        "baseline-knn": 0.1, "symphony-knn": 0.3}
+# the per-fold network each method's runs share, trained once as a job of its own
+FOLD_NETWORK = {"ist": "generator", "stargan2": "stargan"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class Grid:
 
     def folder(self, run: Run, setup=None) -> Path:
         setup = setup or self.setup(run)
-        return setup.run_dir(run.method, ist_dependent=run.method == "ist")
+        return setup.run_dir(run.method, ist_dependent=run.method in FOLD_NETWORK)
 
 
 def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
@@ -260,7 +263,7 @@ def _save_npz(path: Path, arrays: dict) -> None:
 # ---------------------------------------------------------------------------- the runner
 @dataclass(frozen=True)
 class _Job:
-    kind: str  # "generator", "dr-search" or "run"
+    kind: str  # "generator", "stargan", "dr-search" or "run"
     run: Run
 
     @property
@@ -274,8 +277,8 @@ def _jobs(grid: Grid) -> list[tuple[_Job, tuple[_Job, ...]]]:
     for run in grid.runs:
         fold_run = dataclasses.replace(run, method="-", seed=0)
         deps = []
-        if run.method == "ist":
-            deps.append(_Job("generator", fold_run))
+        if run.method in FOLD_NETWORK:
+            deps.append(_Job(FOLD_NETWORK[run.method], fold_run))
         if run.method == "dr" and get_method("dr").settings["alpha"] is None:
             deps.append(_Job("dr-search", fold_run))
         if run.method in ("baseline-knn", "symphony-knn"):
@@ -297,6 +300,10 @@ def _do(grid: Grid, job: _Job, progress: bool = False, train: bool = True):
         from .train import train_ist
 
         train_ist(setup, progress=progress)
+    elif job.kind == "stargan":
+        from .train.stargan import train_stargan
+
+        train_stargan(setup, progress=progress)
     else:
         from .methods import dr_search
 

@@ -23,6 +23,7 @@ from .train import embed, predict_proba, train_ist, train_predictor
 from .train.predictor import build_predictor, train_classifier
 from .train.runtime import autocast, to_tensor
 from .train.setup import FoldSetup
+from .train.stargan import train_stargan
 
 METHODS: dict[str, type[Method]] = {}
 
@@ -109,6 +110,23 @@ class IST(_Network):
     def fit(self, setup, progress=True):
         self.transfer = train_ist(setup, progress=progress)
         self.setup, self.model = setup, train_predictor(setup, self.transfer, progress=progress)
+        return self
+
+
+@register
+class StarGAN2(_Network):
+    """StarGAN v2 in IST's place (paper Sec. 5.2): the fold's StarGAN v2 re-renders each
+    training image in the style of a random training image (OEs balanced, its averaged
+    networks, reference-guided), the predictor trains on those renderings, and test
+    images get the same test-time correction as IST's. One StarGAN v2 per fold, shared
+    by the seeds."""
+
+    name = "stargan2"
+
+    def fit(self, setup, progress=True):
+        self.transfer = train_stargan(setup, progress=progress)
+        self.setup = setup
+        self.model = train_predictor(setup, self.transfer, progress=progress, tag="stargan2")
         return self
 
 
