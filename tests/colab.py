@@ -1,6 +1,6 @@
 """Run the committed notebooks as a fresh Colab runtime would: a new virtual environment
-holding only what Colab brings (PyTorch, and a Jupyter kernel) plus what the install cell
-adds (this package with its ``notebook`` extra, from the working tree in place of the git
+holding only what Colab brings (PyTorch, linked from the running environment rather than
+copied, and a Jupyter kernel) plus what the install cell adds (this package with its ``notebook`` extra, from the working tree in place of the git
 URL), every ``book/*.ipynb`` executed top to bottom at ``tiny`` by papermill's command line,
 from a folder outside the repository, with a fresh home folder."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -24,26 +23,47 @@ def _run(cmd, **kw):
     return out
 
 
-def torch_requirements() -> list[str]:
-    """What Colab would bring: the running PyTorch build (or $TORCH_PACKAGES, as the Makefile)."""
-    if os.environ.get("TORCH_PACKAGES"):
-        return shlex.split(os.environ["TORCH_PACKAGES"])
-    import torch
-    import torchvision
+def colab_base(folder: Path, packages=("torch", "torchvision")) -> Path:
+    """What a Colab runtime brings preinstalled, without copying gigabytes: a folder of links
+    to the running PyTorch and torchvision and every distribution they require."""
+    from importlib import metadata
 
-    strip = lambda v: v.split("+")[0]  # noqa: E731
-    return [f"torch=={strip(torch.__version__)}", f"torchvision=={strip(torchvision.__version__)}"]
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    base = folder / "colab-base"
+    base.mkdir()
+    todo, seen = list(packages), set()
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        dist = metadata.distribution(name)
+        for top in {f.parts[0] for f in dist.files or ()} - {"..", "__pycache__"}:
+            source, link = Path(dist.locate_file(top)), base / top
+            if source.exists() and not link.exists():
+                link.symlink_to(source)
+        for line in dist.requires or ():
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return base
 
 
 def make_runtime(folder: Path) -> tuple[Path, dict]:
     """The simulated runtime: its python, and the environment papermill needs to reach it."""
     venv = folder / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    _run([*pip, *torch_requirements(), "ipykernel"])
+    python = str(venv / "bin" / "python")
+    site = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    # Colab's own PyTorch: on the path of the new environment, visible to pip as installed
+    (Path(site.stdout.strip()) / "colab-base.pth").write_text(f"{colab_base(folder)}\n")
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    _run([*pip, "ipykernel"])
     _run([*pip, f"{ROOT}[notebook]"])  # the install cell, with the tree in place of git+URL
     kernels = folder / "kernels"
-    _run([str(venv / "bin" / "python"), "-m", "ipykernel", "install", "--prefix", str(kernels),
+    _run([python, "-m", "ipykernel", "install", "--prefix", str(kernels),
           "--name", "colab-sim", "--display-name", "simulated Colab"])
     home = folder / "home"
     home.mkdir()

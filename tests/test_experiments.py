@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def grid_runs(tmp_path_factory):
-    """Every method on both synthetic designs at tiny, every level, one fold, one seed."""
+    """Every method on both synthetic designs at tiny, every level, one fold, one seed, two
+    worker processes (as the evaluation chapter runs it on a CPU)."""
     runs = tmp_path_factory.mktemp("runs")
     grid = plan(["synthetic-grid", "synthetic-lincs"], list(METHODS), profile="tiny",
                 device="cpu", runs=runs)
-    scores = run_grid(grid, progress=False, log=None)
+    scores = run_grid(grid, workers=2, progress=False, log=None)
     return grid, scores
 
 

@@ -38,7 +38,11 @@ def test_difference_maps_are_dark_where_the_output_is_the_truth_and_bright_where
         report.plot_counterfactual_differences(_Dataset(), _pairs(), ("IST", "MUNIT"))
 
 
-def test_predictor_umaps_draw_one_row_per_predictor_and_one_column_per_label():
+def test_predictor_umaps_draw_one_row_per_predictor_and_one_column_per_label(monkeypatch):
+    # the layout is under test here; the book's tiny run draws real UMAPs
+    from sklearn.decomposition import PCA
+
+    monkeypatch.setattr(report.stargan, "_umap", lambda random_state: PCA(2))
     rng = np.random.default_rng(0)
     meta = pd.DataFrame({"y_name": np.repeat(["a", "b"], 30), "plate": np.tile(["p1", "p2", "p3"], 20)})
     feats = {"Baseline": rng.normal(size=(60, 5)), "IST": rng.normal(size=(60, 5))}
