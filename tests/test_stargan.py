@@ -8,6 +8,7 @@ import torch
 from ist_core import losses
 from ist_core.methods import get_method
 from ist_core.models.stargan import Discriminator, Generator, MappingNetwork, StarGAN, StyleEncoder
+from ist_core.profiles import get_profile
 from ist_core.train import setup_fold, train_predictor
 from ist_core.train.stargan import build_stargan, ema_rate, train_stargan
 
@@ -144,3 +145,18 @@ def test_averaging_rate_warms_up_to_beta():
     assert rates == sorted(rates) and rates[-1] == 0.999  # long runs: the reference rate
     init_share = math.prod(rates[:100])  # weight of the random init in the average
     assert init_share < 0.01  # after a quick run's 100 steps (a fixed 0.999 would leave 0.90)
+
+
+def test_bf16_autocast_path_runs_on_the_cpu(tmp_path):
+    setup = setup_fold("synthetic-grid", level=2, fold=0, runs=tmp_path, amp=True, device="cpu",
+                       profile=get_profile("tiny", stargan_steps=3, predictor_steps=3))
+    model = train_stargan(setup, progress=False)
+    predictor = train_predictor(setup, model, progress=False, tag="stargan2")
+    log = (setup.run_dir("stargan") / "losses.csv").read_text().splitlines()
+    assert "nan" not in " ".join(log[1:]).lower()
+    data = setup.images()
+    x, style = data.batch(torch.arange(4)), data.batch(torch.arange(4, 8))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x, style, data.labels(torch.arange(4, 8))[1])
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+    assert torch.isfinite(predictor(x)).all()
