@@ -195,23 +195,30 @@ def plot_ood(scores: pd.DataFrame, chance: float | None = None):
 
 
 
+def _scatter_groups(ax, xy: np.ndarray, labels, title: str, size: float = 4,
+                   legend: bool = True) -> None:
+    """Points ``xy`` (N, 2) coloured by ``labels`` (one colour per label, in natural
+    order), without ticks; a legend when asked and there are at most 12 labels."""
+    values = np.asarray(labels).astype(str)
+    names = sorted(set(values), key=natural_key)
+    for i, name in enumerate(names):
+        pick = values == name
+        ax.scatter(xy[pick, 0], xy[pick, 1], s=size, color=f"C{i % 10}", label=name,
+                   linewidths=0, alpha=0.8)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if legend and len(names) <= 12:
+        ax.legend(fontsize=6, markerscale=2.5, frameon=False, loc="best")
+
+
 def plot_feature_umap(features: np.ndarray, meta: pd.DataFrame, by=("y_name", "plate"),
                       titles=("coloured by cause", "coloured by plate"), seed: int = 0):
     """One UMAP of ``features`` (N, D), drawn once per column of ``meta`` in ``by``."""
     xy = _umap(random_state=seed).fit_transform(features)
     fig, axes = _figure(1, len(by), (4 * len(by), 4))
     for ax, column, title in zip(axes[0], by, titles):
-        values = meta[column].astype(str).to_numpy()
-        names = sorted(set(values), key=natural_key)
-        for i, name in enumerate(names):
-            pick = values == name
-            ax.scatter(xy[pick, 0], xy[pick, 1], s=4, color=f"C{i % 10}", label=name,
-                       linewidths=0, alpha=0.8)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if len(names) <= 12:
-            ax.legend(fontsize=6, markerscale=2.5, frameon=False, loc="best")
+        _scatter_groups(ax, xy, meta[column], title)
     fig.tight_layout()
     return fig
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import _figure, natural_key, to_rgb
-from .ist import _umap
+from .data import _figure, to_rgb
+from .ist import _umap, _scatter_groups
 
 __all__ = ["plot_counterfactual_differences", "plot_predictor_umaps", "rate_table"]
 
@@ -70,18 +70,8 @@ def plot_predictor_umaps(features: dict, meta: pd.DataFrame, by=("y_name", "plat
     for r, name in enumerate(names):
         xy = _umap(random_state=seed).fit_transform(np.asarray(features[name], np.float32))
         for c, (column, title) in enumerate(zip(by, titles)):
-            ax = axes[r, c]
-            values = meta[column].astype(str).to_numpy()
-            groups = sorted(set(values), key=natural_key)
-            for i, group in enumerate(groups):
-                pick = values == group
-                ax.scatter(xy[pick, 0], xy[pick, 1], s=3, color=f"C{i % 10}", label=group,
-                           linewidths=0, alpha=0.8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"{name}: coloured by {title}", fontsize=9)
-            if r == 0 and len(groups) <= 12:
-                ax.legend(fontsize=6, markerscale=2.5, frameon=False, loc="best")
+            _scatter_groups(axes[r, c], xy, meta[column], f"{name}: coloured by {title}", size=3,
+                           legend=r == 0)
     fig.tight_layout()
     return fig
 
