@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ist_core import experiments
-from ist_core.experiments import collect, pending, plan, read_metrics, run_grid
+from ist_core.experiments import pending, plan, read_metrics, run_grid
 from ist_core.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
