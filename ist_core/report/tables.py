@@ -39,6 +39,7 @@ __all__ = [
     "paper_table1_markdown",
     "compare_with_paper",
     "agreement_sentences",
+    "signed",
 ]
 
 # Method name -> display name, in the order of Table 1's rows: every method of the
@@ -367,6 +368,13 @@ def _names(methods: Sequence[str]) -> str:
 
 def _has(methods: Sequence[str]) -> str:
     return "have" if len(methods) > 1 else "has"
+
+
+def signed(value: float, decimals: int = 2) -> str:
+    """A difference for prose, with its sign: ``+0.05``, ``-0.12``; one that rounds to
+    zero is ``+0.00``, never ``-0.00``."""
+    rounded = round(float(value), decimals) + 0.0  # -0.0 + 0.0 is 0.0
+    return f"{rounded:+.{decimals}f}"
 
 
 def _relation(a: float, b: float) -> str:
