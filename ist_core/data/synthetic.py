@@ -4,10 +4,19 @@ The generator follows the SCM of the paper's Fig. 1. A cause ``Y`` (a disease
 category with its cell lines, or a compound) sets the mean of a phenotype
 latent ``Z``; every cell line or compound adds its own offset and every cell its
 own variation. The observational environment ``C`` (series > plate > section >
-well, each with its own draw) renders ``Z`` into pixels through a nuisance
-imaging model (channel gains, gamma, background and illumination gradient,
-blur, noise, channel cross-talk) and also shifts ``Z`` a little (the knob
-``oe_shift`` scales that shift). Which causes sit in which OE follows
+well, each with its own draw) renders ``Z`` into pixels through an imaging model
+and also shifts ``Z`` a little (the knob ``oe_shift`` scales that shift).
+
+The imaging model's per-OE draws come in two kinds, with a knob each:
+
+- ``nuisance``: what a style transfer can invert, because it maps intensities
+  one to one (per-channel gain, gamma, background offset, illumination
+  gradient, channel cross-talk);
+- ``degradation``: what destroys information, so that no transfer can bring it
+  back (blur and noise beyond the microscope's own, which every OE shares).
+
+How strongly each OE level draws is a knob per level (``series_scale`` ...
+``well_scale``), relative to one unit of ``nuisance`` and ``degradation``. Which causes sit in which OE follows
 :mod:`ist_core.data.design`; that sparsity is what confounds cause and OE.
 
 Every random draw is keyed on a name (the seed, an OE name, a cell line, a
@@ -44,8 +53,8 @@ LATENTS = (
     "actin_fibers",
     "chromatin",
 )
-# How strongly each OE level draws nuisance and shifts biology, relative to the series.
-LEVEL_SCALE = {"series": 1.0, "plate": 0.7, "section": 0.4, "well": 0.3}
+OE_LEVELS = ("series", "plate", "section", "well")
+# How far each OE level shifts the biology Z, relative to the knob ``oe_shift``.
 OE_SHIFT_SCALE = {"series": 0.7, "plate": 0.5, "section": 0.2, "well": 0.0}
 # What a counterfactual does to the phenotype Z (see render_counterfactual).
 PHENOTYPES = ("keep", "shift")
@@ -65,8 +74,14 @@ class SyntheticConfig:
     unit_sd: float = 0.35  # cell-line / compound offset around its cause
     cell_sd: float = 0.6  # cell-to-cell variation
     # environment
-    nuisance: float = 1.0  # scales every OE's technical draw
+    nuisance: float = 1.0  # invertible imaging draws: gain, gamma, background, gradient, cross-talk
+    degradation: float = 1.0  # information-destroying draws: blur and noise
     oe_shift: float = 1.0  # scales how far OEs shift the phenotype Z (not the design's confounding)
+    # how strongly each OE level draws nuisance and degradation
+    series_scale: float = 1.0
+    plate_scale: float = 0.7
+    section_scale: float = 0.4
+    well_scale: float = 0.3
     # GRID-like design
     n_causes: int = 6
     units_per_cause: int = 2
@@ -91,6 +106,14 @@ class SyntheticConfig:
             raise ValueError(f"image_size must be at least 16 pixels, got {self.image_size}")
         if self.cells_per_well < 1:
             raise ValueError("cells_per_well must be at least 1")
+        negative = [k for k in ("nuisance", "degradation", *(f"{lv}_scale" for lv in OE_LEVELS))
+                    if getattr(self, k) < 0]
+        if negative:
+            raise ValueError(f"knob(s) {negative} must be >= 0 (0 switches that draw off)")
+
+    def level_scale(self, level: str) -> float:
+        """How strongly OE ``level`` draws nuisance and degradation."""
+        return getattr(self, f"{level}_scale")
 
 
 # size -> overrides, per design. `paper` is GRID-scale (~17k cells, 64 px).
@@ -186,25 +209,30 @@ def _unit_offset(cfg: SyntheticConfig, unit: str) -> np.ndarray:
 
 
 def _oe_draw(cfg: SyntheticConfig, level: str, name: str) -> dict:
-    """One OE's own technical nuisance and biological shift."""
+    """One OE's own technical draws (invertible nuisance, degradation) and biological shift.
+
+    Every draw is a unit normal scaled afterwards, so a knob changes how large the
+    draws are, never which way they fall: two configs differ only in degree.
+    """
     rng = _rng(cfg, "oe", level, name)
-    s = LEVEL_SCALE[level] * cfg.nuisance
+    s = cfg.level_scale(level) * cfg.nuisance
+    d = cfg.level_scale(level) * cfg.degradation
     c = cfg.channels
     return {
-        "log_gain": rng.normal(0, 0.35 * s, c),
-        "log_gamma": rng.normal(0, 0.15 * s, c),
-        "background": rng.normal(0, 0.03 * s, c),
-        "gradient": rng.normal(0, 0.2 * s, 2),
-        "log_blur": rng.normal(0, 0.3 * s),
-        "log_noise": rng.normal(0, 0.4 * s),
-        "crosstalk": np.abs(rng.normal(0, 0.06 * s, (c, c))),
-        "dz": rng.normal(0, 0.35 * OE_SHIFT_SCALE[level] * cfg.oe_shift, len(LATENTS)),
+        "log_gain": 0.35 * s * rng.normal(0, 1, c),
+        "log_gamma": 0.15 * s * rng.normal(0, 1, c),
+        "background": 0.03 * s * rng.normal(0, 1, c),
+        "gradient": 0.2 * s * rng.normal(0, 1, 2),
+        "log_blur": 0.3 * d * rng.normal(0, 1),
+        "log_noise": 0.4 * d * rng.normal(0, 1),
+        "crosstalk": 0.06 * s * np.abs(rng.normal(0, 1, (c, c))),
+        "dz": 0.35 * OE_SHIFT_SCALE[level] * cfg.oe_shift * rng.normal(0, 1, len(LATENTS)),
     }
 
 
 def environment(cfg: SyntheticConfig, path: dict) -> dict:
     """Sum the draws of every OE level on ``path`` (level -> name) into one imaging model."""
-    draws = [_oe_draw(cfg, level, name) for level, name in path.items() if level in LEVEL_SCALE]
+    draws = [_oe_draw(cfg, level, name) for level, name in path.items() if level in OE_LEVELS]
     total = {k: sum(d[k] for d in draws) for k in draws[0]}
     mix = np.eye(cfg.channels) + total["crosstalk"] * (1 - np.eye(cfg.channels))
     return {
@@ -536,3 +564,43 @@ def render_counterfactual(dataset: Dataset, indices, target_oe: str, phenotype: 
         rows[level] = name
     images, latents = _render_rows(cfg, rows, dataset.unit, [target] * len(rows), shifts)
     return (images, latents) if return_latents else images
+
+
+
+def require_counterfactuals(dataset: Dataset) -> SyntheticConfig:
+    """The generator config of a synthetic dataset, or a ValueError saying that only the
+    synthetic benchmark has true counterfactuals."""
+    return _config_of(dataset)
+
+
+def clean_fluorescence(dataset: Dataset, indices) -> np.ndarray:
+    """The clean fluorescence of the cells at ``indices``, before any imaging model: each
+    with its own phenotype Z (its own OE's shift kept, as ``phenotype="keep"`` in
+    :func:`render_counterfactual`). (N, C, H, W) float32; :func:`image_in_wells` images it.
+    Drawing it once and imaging it in many wells is how the oracle row stays cheap."""
+    cfg = _config_of(dataset)
+    rows = dataset.meta.iloc[np.atleast_1d(np.asarray(indices))]
+    source = _environments(cfg, rows)
+    out = np.empty((len(rows), cfg.channels, cfg.image_size, cfg.image_size), np.float32)
+    for i, row in enumerate(rows.itertuples(index=False)):
+        row = row._asdict()
+        z = _phenotype(cfg, row["y"], row[dataset.unit], row["cell_seed"], source[row["well"]]["dz"])
+        out[i] = render_cell(z, row["cell_seed"], cfg.image_size, cfg.channels)
+    return out
+
+
+def image_in_wells(dataset: Dataset, clean: np.ndarray, indices, wells) -> np.ndarray:
+    """Clean fluorescence ``clean`` (N, C, H, W) of the cells at ``indices`` imaged in
+    ``wells`` (N,): cell ``i`` through the imaging model of ``wells[i]``, with the cell's
+    own camera noise. With :func:`clean_fluorescence`, the true ``keep`` counterfactual.
+    (N, C, H, W) float32."""
+    cfg = _config_of(dataset)
+    paths = _paths(dataset.meta)
+    wells = np.asarray(wells, dtype=object).ravel()
+    unknown = sorted({str(w) for w in wells if w not in paths})
+    if unknown:
+        raise ValueError(f"{unknown[:3]} are not wells of {dataset.name}; name wells of its design")
+    imaging = {w: environment(cfg, paths[w]) for w in dict.fromkeys(wells)}
+    seeds = dataset.meta["cell_seed"].to_numpy()[np.atleast_1d(np.asarray(indices))]
+    return np.stack([image_cell(c.astype(np.float64), imaging[w], s)
+                     for c, w, s in zip(clean, wells, seeds)]).astype(np.float32)
