@@ -37,7 +37,7 @@ LISI_PERPLEXITY = 30
 METRICS, EMBEDDINGS = "metrics.json", "embeddings.npz"
 # rough cost of each kind of job in units of one predictor training (for the time estimate)
 COST = {"generator": 6.0, "stargan": 6.0, "dr-search": 1.0, "ist": 2.5, "stargan2": 2.5,
-        "baseline-knn": 0.1, "symphony-knn": 0.3}
+        "baseline-knn": 0.1, "symphony-knn": 0.3, "histmatch": 1.3, "oracle": 1.5}
 # the per-fold network each method's runs share, trained once as a job of its own
 FOLD_NETWORK = {"ist": "generator", "stargan2": "stargan"}
 
@@ -85,7 +85,8 @@ def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
     """Check the whole grid before anything trains: unknown methods, datasets, profiles or
     IST settings, a level a dataset does not have (level 1 without sections), a fold out
     of range. ``levels=None`` means every level each dataset has (LINCS-like designs have
-    no level 1: the paper's NA); a level given explicitly must exist."""
+    no level 1: the paper's NA); a level given explicitly must exist. ``folds`` applies to
+    every level, or is a dict level -> folds."""
     from .data import load_dataset
     from .data import SYNTHETIC
     from .profiles import get_profile, ist_config
@@ -102,10 +103,15 @@ def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
     for name in datasets:
         size = prof.data_size if name in SYNTHETIC else "quick"
         data = load_dataset(name, size=size, **knobs)
+        truthless = [m for m in methods if METHODS[m].synthetic_only and name not in SYNTHETIC]
+        if truthless:
+            errors.append(f"{name}: {truthless} need true counterfactuals, which only the "
+                          f"synthetic datasets {list(SYNTHETIC)} have; leave them out for {name}")
         levels = given or ["iid"] + [str(k) for k, col in LEVEL_COLUMN.items()
                                      if col in data.meta.columns]
         for level in levels:
-            for fold in folds:
+            level_folds = folds.get(parse_level(level), ()) if isinstance(folds, dict) else folds
+            for fold in level_folds:
                 try:
                     get_fold(data, level, fold)
                 except ValueError as err:

@@ -9,6 +9,10 @@ its kNN rows) train it once.
 
 Only ``mixstyle-da`` looks at test images during training, by design: it borrows the
 styles of unlabeled images of the test OEs (never their causes).
+
+Two rows are not in the paper; they bound every style transfer from above and below:
+``oracle`` (true counterfactuals, synthetic data only) and ``histmatch`` (per-channel
+histogram matching, the cheapest transfer).
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from .models import DRPredictor, MixStylePredictor
+from .models.histmatch import HistogramMatching
 from .splits import Fold
 from .train import embed, predict_proba, train_ist, train_predictor
 from .train.predictor import build_predictor, train_classifier
 from .train.runtime import autocast, to_tensor
+from .train.oracle import OracleTransfer
 from .train.setup import FoldSetup
 from .train.stargan import train_stargan
 
@@ -52,6 +58,7 @@ class Method:
     defaults: dict = {}
     requires: tuple[str, ...] = ()  # optional libraries the method needs (not on a bare GPU image)
     sees_test_images = False  # True only where unlabeled test-OE images are used by design
+    synthetic_only = False  # True where the method needs the synthetic benchmark's ground truth
     knn = False  # predictions come from kNN on features, not from a head
 
     def __init__(self, **settings):
@@ -131,6 +138,47 @@ class StarGAN2(_Network):
 
 
 @register
+class HistMatch(_Network):
+    """Per-channel histogram matching as the transfer (not in the paper): each training
+    image takes the channel histograms of a random training image (OEs drawn uniformly),
+    the predictor trains on those, and test images are matched to training images the
+    same way (IST's test-time correction). The cheapest transfer: a method that does
+    not beat it has learnt nothing a monotone intensity map could not do."""
+
+    name = "histmatch"
+
+    def fit(self, setup, progress=True):
+        self.transfer, self.setup = HistogramMatching(), setup
+        self.model = train_predictor(setup, self.transfer, progress=progress, tag="histmatch")
+        return self
+
+
+@register
+class Oracle(_Network):
+    """A perfect transfer (not in the paper; synthetic data only): the predictor trains on
+    true counterfactuals, each training cell re-imaged in the well of a training image
+    drawn with OEs uniform, and each test cell is truly re-imaged in training wells
+    (IST's test-time correction, ``test_styles`` views). The ceiling for any style
+    transfer on the dataset (:mod:`ist_core.train.oracle`)."""
+
+    name = "oracle"
+    synthetic_only = True
+
+    def fit(self, setup, progress=True):
+        self.transfer, self.setup = OracleTransfer(setup), setup
+
+        def loss(model, x, y, oe, rng):
+            with autocast(setup.device, setup.amp):
+                logits = model(x)
+            cause = F.cross_entropy(logits.float(), y)
+            return cause, {"cause": cause}
+
+        self.model = train_classifier(setup, "predictor-oracle", build_predictor(setup), loss,
+                                      progress, batch=self.transfer.training_batch)
+        return self
+
+
+@register
 class DR(_Network):
     """Domain-adversarial regularisation (paper Sec. 5.2): a second head predicts the OE
     through a gradient-reversal layer over the whole trunk; both losses are summed.
@@ -202,7 +250,7 @@ def dr_search(setup: FoldSetup, alphas, progress: bool = True):
     rows = []
     for alpha in alphas:
         model = _train_dr(inner, float(alpha), f"predictor-dr-search-{float(alpha):g}", progress,
-                          steps=max(1, inner.profile.predictor_steps // 2))
+                          steps=max(1, base.predictor_steps // 2))
         images = base.dataset.images[fold.test]
         cause_pred, oe_pred = _dr_outputs(inner, model, images)
         f1 = macro_f1(meta["y"].to_numpy()[fold.test], cause_pred)

@@ -22,6 +22,7 @@ import pandas as pd
 
 __all__ = [
     "METHOD_NAMES",
+    "NOT_IN_PAPER",
     "DATASET_NAMES",
     "COLUMNS",
     "PAPER_COLUMNS",
@@ -53,7 +54,11 @@ METHOD_NAMES: dict[str, str] = {
     "mixstyle-da": "MixStyle-DA",
     "stargan2": "StarGANv2",
     "ist": "IST",
+    "histmatch": "Histogram matching*",
+    "oracle": "Oracle*",
 }
+# Rows that bound every transfer and are not in the paper (marked * where shown).
+NOT_IN_PAPER = ("histmatch", "oracle")
 
 # Dataset name -> display name, in the order the datasets sit side by side.
 DATASET_NAMES: dict[str, str] = {
