@@ -13,6 +13,7 @@ chapter or the command line can vary them without touching the profile.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 
@@ -51,23 +52,32 @@ class Profile:
     encoder_steps: int
     ist_steps: int
     stargan_steps: int  # StarGAN v2 (a Table 1 row); see the profiles below
-    predictor_steps: int
+    # every predictor's budget, in passes over its fold's training images, so that a bigger
+    # dataset (or a fold with more training images) trains proportionally longer
+    predictor_epochs: float
     lr: float  # encoder and predictors (Adam)
     ist_lr: float  # generator and critic (Adam)
     checkpoint_every: int
     log_every: int = 10
     eval_batch: int = 256
+    predictor_steps: int = 0  # > 0 fixes the step count instead (tests, benchmarks)
+
+    def steps_for(self, n_train: int) -> int:
+        """A predictor's step count on ``n_train`` training images."""
+        if self.predictor_steps > 0:
+            return self.predictor_steps
+        return max(1, math.ceil(self.predictor_epochs * n_train / self.batch_size))
 
 
 PROFILES = {
     "tiny": Profile("tiny", "tiny", width=8, gen_width=8, batch_size=16, encoder_steps=30,
-                    ist_steps=30, stargan_steps=10, predictor_steps=30, lr=2e-3, ist_lr=1e-3,
-                    checkpoint_every=10, log_every=5, eval_batch=128),
+                    ist_steps=30, stargan_steps=10, predictor_epochs=1.0, lr=2e-3, ist_lr=1e-3,
+                    checkpoint_every=10, log_every=5, eval_batch=128, predictor_steps=30),
     "quick": Profile("quick", "quick", width=16, gen_width=16, batch_size=32, encoder_steps=200,
-                     ist_steps=300, stargan_steps=100, predictor_steps=250, lr=1e-3, ist_lr=1e-3,
+                     ist_steps=300, stargan_steps=100, predictor_epochs=12.0, lr=1e-3, ist_lr=1e-3,
                      checkpoint_every=50),
     "paper": Profile("paper", "paper", width=64, gen_width=32, batch_size=128, encoder_steps=3000,
-                     ist_steps=10000, stargan_steps=10000, predictor_steps=6000, lr=5e-4, ist_lr=2e-4,
+                     ist_steps=10000, stargan_steps=10000, predictor_epochs=50.0, lr=5e-4, ist_lr=2e-4,
                      checkpoint_every=500, eval_batch=1024),
 }
 

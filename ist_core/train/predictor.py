@@ -32,7 +32,8 @@ def build_predictor(setup: FoldSetup, cls=Predictor, **kwargs) -> Predictor:
 
 def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, loss, progress=True,
                      ist_dependent: bool = False, settings: dict | None = None,
-                     steps: int | None = None, key: str = "predictor") -> torch.nn.Module:
+                     steps: int | None = None, key: str = "predictor",
+                     batch=None, after_step=None) -> torch.nn.Module:
     """The training loop of every classifier of a fold: the encoder's pretraining and every
     Table 1 row that trains a network (``key`` names its stream of batches and its
     checkpoint entry).
@@ -40,11 +41,14 @@ def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, l
     ``loss(model, x, y, oe, rng)`` returns ``(total, parts)`` for one batch of training
     images ``x`` (balanced over causes, augmented) with cause and OE codes; the rows
     differ only there. The same batches for every row and seed. ``settings`` (e.g. DR's
-    alpha) join the stored config. Returns the model frozen, in eval mode.
+    alpha) join the stored config. ``batch(data, idx, rng)`` replaces how the images of
+    the drawn indices are fetched (the oracle fetches true counterfactuals instead of
+    the images themselves). ``after_step(i, model)`` runs after every update (a learning
+    curve scores the model there). Returns the model frozen, in eval mode.
     """
     folder = setup.run_dir(component, ist_dependent=ist_dependent)
     prof = setup.profile
-    steps = prof.predictor_steps if steps is None else steps
+    steps = setup.predictor_steps if steps is None else steps
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=prof.lr)
     config = setup.config(component, steps)
     config["settings"] = settings or {}
@@ -53,12 +57,14 @@ def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, l
         data = setup.images()  # built on first use: a finished run never needs it
         rng = generator(setup.seed, key, i)
         idx = data.sample(prof.batch_size, "y", rng)
-        x = data.batch(idx, rng)
+        x = data.batch(idx, rng) if batch is None else batch(data, idx, rng)
         y, oe = data.labels(idx)
         total, parts = loss(model, x, y, oe, rng)
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
+        if after_step is not None:
+            after_step(i, model)
         return parts
 
     fit(folder, config, {key: model}, {key: opt}, step, steps,

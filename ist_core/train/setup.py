@@ -84,6 +84,11 @@ class FoldSetup:
         return int(self.dataset.meta["y"].max()) + 1
 
     @property
+    def predictor_steps(self) -> int:
+        """Every predictor's step count on this fold (the profile's epochs of its training set)."""
+        return self.profile.steps_for(len(self.fold.train))
+
+    @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(int(s) for s in self.dataset.images.shape[1:])
 
