@@ -19,7 +19,8 @@ def _value(text: str):
     return text
 
 
-def _knobs(pairs: list[str]) -> dict:
+def parse_knobs(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` strings as a dict of generator knobs (numbers where they parse)."""
     knobs = {}
     for pair in pairs or []:
         if "=" not in pair:
@@ -32,7 +33,7 @@ def _knobs(pairs: list[str]) -> dict:
 def _load(args):
     from .data import load_dataset
 
-    knobs = _knobs(args.knob)
+    knobs = parse_knobs(args.knob)
     if args.name in ("grid", "lincs-sc") and (knobs or args.size != "quick"):
         raise ValueError("--size and --knob apply to the synthetic datasets only")
     return load_dataset(args.name, size=args.size, seed=args.seed, **knobs)

@@ -1,0 +1,136 @@
+"""Is the synthetic benchmark a fair test of style transfer? Its reference rows per level.
+
+For a given set of generator knobs, four rows per level of generalization, over
+several folds spread across the design and over seeds:
+
+- ``naive``: the naive predictor (Table 1's baseline) on the images as they are;
+- ``oracle``: the same predictor trained and tested on true counterfactuals in the
+  training OEs, the ceiling for any style transfer;
+- ``histmatch``: per-channel histogram matching as the transfer, the cheapest one;
+- ``no nuisance``: the naive predictor on the same cells imaged with the nuisance and
+  the degradation switched off (``nuisance=0, degradation=0``; the OEs' shift of the
+  biology stays), what the cells' biology alone allows;
+
+and ``latents``: a logistic regression on the true phenotype latents Z, the check that
+the biology is learnable at all. The defaults of :class:`~ist_core.data.synthetic.SyntheticConfig`
+are calibrated on the naive and oracle rows only, never on a method's own numbers.
+Each knob setting trains in its own folder under ``<runs>/calibration/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .diagnostics import _fit_score
+from .experiments import plan, run_grid
+from .splits import LEVEL_COLUMN, make_folds, parse_level
+
+ROWS = {"baseline": "naive", "oracle": "oracle", "histmatch": "histmatch"}
+NO_NUISANCE = {"nuisance": 0.0, "degradation": 0.0}
+
+
+def spread_folds(dataset, level, k: int) -> list[int]:
+    """At most ``k`` folds of ``level``, evenly spaced in design order, so that they cover
+    the whole design: on a LINCS-like design, level 2's first plates belong to the series
+    that holds every plate map once and its last ones to the replicated series."""
+    if parse_level(level) == "iid":
+        return [0]
+    n = len(make_folds(dataset.meta, level))
+    return sorted({int(round(x)) for x in np.linspace(0, n - 1, min(k, n))})
+
+
+def fold_group(meta: pd.DataFrame, level: str, held_out: str) -> str:
+    """Which kind of fold: on LINCS-like designs at level 2, a plate of the series that
+    holds every plate map once (``single-copy series``) or of a replicated series."""
+    if parse_level(level) != "2" or "section" in meta.columns:
+        return "all"
+    series = meta.loc[meta["plate"] == held_out, "series"].iloc[0]
+    copies = meta.groupby("series")["plate"].nunique()
+    first = meta["series"].iloc[0]
+    return "single-copy series" if series == first and copies[series] < copies.max() \
+        else "replicated series"
+
+
+def _runs_for(runs, knobs: dict):
+    from .train import runs_dir
+
+    slug = hashlib.sha1(json.dumps(knobs, sort_keys=True).encode()).hexdigest()[:10]
+    return (runs_dir() if runs is None else Path(runs)) / "calibration" / slug
+
+
+def calibrate(dataset: str, profile: str = "quick", levels=None, folds: int = 2, seeds=(0,),
+              workers: int = 1, runs=None, progress: bool = True, log=print,
+              rows=("naive", "oracle", "histmatch", "no nuisance", "latents"),
+              **knobs) -> pd.DataFrame:
+    """Tidy macro-F1 of the reference ``rows`` (module docstring) for ``knobs``: one row per
+    (row, level, fold, seed) with the fold's held-out OE and group."""
+    unknown = sorted(set(rows) - {*ROWS.values(), "no nuisance", "latents"})
+    if unknown:
+        raise ValueError(f"unknown calibration row(s) {unknown}; choose from "
+                         f"{[*ROWS.values(), 'no nuisance', 'latents']}")
+    from .data import load_dataset
+    from .profiles import get_profile
+
+    data = load_dataset(dataset, size=get_profile(profile).data_size, **knobs)
+    levels = levels or ["iid"] + [str(k) for k, col in LEVEL_COLUMN.items() if col in data.meta.columns]
+    per_level = {parse_level(lv): tuple(spread_folds(data, lv, folds)) for lv in levels}
+    frames = [_latent_scores(data, per_level, seeds)] if "latents" in rows else []
+    for methods, extra, rename in (([m for m, r in ROWS.items() if r in rows], {}, ROWS),
+                                   (["baseline"] if "no nuisance" in rows else [], NO_NUISANCE,
+                                    {"baseline": "no nuisance"})):
+        if not methods:
+            continue
+        setting = {**knobs, **extra}
+        grid = plan([dataset], methods, list(per_level), per_level, tuple(seeds), profile,
+                    runs=_runs_for(runs, setting), **setting)
+        scores = run_grid(grid, workers=workers, progress=progress, log=log)
+        scores = scores[scores["metric"] == "macro_f1"]
+        frames.append(scores.assign(row=scores["method"].map(rename)))
+    scores = pd.concat(frames, ignore_index=True)
+    scores["group"] = [fold_group(data.meta, lv, h) if lv != "iid" else "all"
+                       for lv, h in zip(scores["level"], scores["held_out"])]
+    return scores[["dataset", "profile", "row", "level", "fold", "held_out", "group", "seed",
+                   "value"]].assign(profile=profile, dataset=dataset)
+
+
+def _latent_scores(data, per_level: dict, seeds) -> pd.DataFrame:
+    """Logistic regression on the true latents Z, the same folds and seeds."""
+    rows = []
+    y = data.meta["y"].to_numpy()
+    z = np.asarray(data.latents)
+    for level, folds in per_level.items():
+        all_folds = make_folds(data.meta, level)
+        for fold in folds:
+            f = all_folds[fold]
+            for seed in seeds:
+                rows.append({"row": "latents", "level": level, "fold": fold,
+                             "held_out": ",".join(f.held_out), "seed": seed,
+                             "value": _fit_score(z, y, f.train, f.test, seed)})
+    return pd.DataFrame(rows)
+
+
+def calibration_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean macro-F1 per row and level, ``mean ± sd`` over folds and seeds, and each OOD
+    level as a share of the row's own IID score (``x IID``)."""
+    order = [r for r in ("naive", "oracle", "histmatch", "no nuisance", "latents")
+             if r in set(scores["row"])]
+    stats = scores.groupby(["row", "level"])["value"].agg(["mean", "std"]).reset_index()
+    table = {}
+    for row in order:
+        own = stats[stats["row"] == row].set_index("level")
+        iid = own["mean"].get("iid", np.nan)
+        cells = {}
+        for level, r in own.iterrows():
+            sd = 0.0 if np.isnan(r["std"]) else r["std"]
+            text = f"{r['mean']:.2f} ± {sd:.2f}"
+            if level != "iid":
+                text += f" ({r['mean'] / iid:.2f}x)"
+            cells["IID" if level == "iid" else f"level {level}"] = text
+        table[row] = cells
+    return pd.DataFrame(table).T.reindex(columns=sorted({c for v in table.values() for c in v},
+                                                       key=lambda c: (c != "IID", c)))
