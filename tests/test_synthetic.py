@@ -275,3 +275,56 @@ def test_cache_key_covers_every_module_that_shapes_the_pixels(tmp_path, monkeypa
         copy.write_bytes(copy.read_bytes() + b"\n# edited\n")
         assert synthetic.cache_key(cfg) != key
         key = synthetic.cache_key(cfg)
+
+
+def _imaging(cfg, meta):
+    paths = synthetic._paths(meta)
+    return {well: environment(cfg, path) for well, path in paths.items()}
+
+
+def test_nuisance_and_degradation_are_separate_knobs(grid_tiny):
+    """``nuisance`` moves only the invertible draws, ``degradation`` only blur and noise."""
+    meta = grid_tiny.meta
+    only_degraded = _imaging(config_for("synthetic-grid", "tiny", nuisance=0.0, oe_shift=0.0), meta)
+    gains = np.stack([e["gain"] for e in only_degraded.values()])
+    gammas = np.stack([e["gamma"] for e in only_degraded.values()])
+    blurs = np.array([e["blur"] for e in only_degraded.values()])
+    assert np.ptp(gains) == 0 and np.ptp(gammas) == 0 and np.ptp(blurs) > 0.05
+    only_nuisance = _imaging(config_for("synthetic-grid", "tiny", degradation=0.0), meta)
+    noise = np.array([e["noise"] for e in only_nuisance.values()])
+    blurs = np.array([e["blur"] for e in only_nuisance.values()])
+    gains = np.stack([e["gain"] for e in only_nuisance.values()])
+    assert np.ptp(noise) == 0 and np.ptp(blurs) == 0 and np.ptp(gains) > 0.1
+    # a knob scales the draws, it never re-draws them: same signs, twice the size
+    one = _imaging(config_for("synthetic-grid", "tiny", degradation=1.0), meta)
+    two = _imaging(config_for("synthetic-grid", "tiny", degradation=2.0), meta)
+    log_blur = lambda envs: np.log([e["blur"] for e in envs.values()])  # noqa: E731
+    np.testing.assert_allclose(log_blur(two) - np.log(0.5), 2 * (log_blur(one) - np.log(0.5)))
+
+
+def test_level_scales_set_how_much_each_level_draws(grid_tiny):
+    meta = grid_tiny.meta
+    section_of = meta.drop_duplicates("well").set_index("well")["section"]
+    same_section = _imaging(config_for("synthetic-grid", "tiny", well_scale=0.0), meta)
+    for section, wells in section_of.groupby(section_of).groups.items():
+        gains = np.stack([same_section[w]["gain"] for w in wells])
+        assert np.ptp(gains, axis=0).max() == 0, section  # wells add nothing: one model per section
+    own_wells = _imaging(config_for("synthetic-grid", "tiny", well_scale=1.0), meta)
+    wells = section_of.index[section_of == section_of.iloc[0]]
+    assert np.ptp(np.stack([own_wells[w]["gain"] for w in wells]), axis=0).max() > 0.05
+    with pytest.raises(ValueError, match=r"\['well_scale'\] must be >= 0"):
+        config_for("synthetic-grid", "tiny", well_scale=-1.0)
+
+
+def test_clean_fluorescence_imaged_in_wells_is_the_true_counterfactual(grid_tiny):
+    idx = np.array([0, 5, 40, 41])
+    wells = grid_tiny.meta["well"].to_numpy()
+    clean = synthetic.clean_fluorescence(grid_tiny, idx)
+    own = synthetic.image_in_wells(grid_tiny, clean, idx, wells[idx])
+    np.testing.assert_allclose(own, grid_tiny.images[idx], atol=1e-5)
+    target = wells[-1]
+    moved = synthetic.image_in_wells(grid_tiny, clean, idx, [target] * len(idx))
+    np.testing.assert_allclose(moved, render_counterfactual(grid_tiny, idx, target), atol=1e-5)
+    assert np.abs(moved - grid_tiny.images[idx]).mean() > 1e-3
+    with pytest.raises(ValueError, match="not wells of synthetic-grid"):
+        synthetic.image_in_wells(grid_tiny, clean, idx, ["nowhere"] * len(idx))
