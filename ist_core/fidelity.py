@@ -62,6 +62,53 @@ def histogram_matching(content: np.ndarray, style: np.ndarray) -> np.ndarray:
     return np.stack([match_histograms(x, s, channel_axis=0) for x, s in zip(content, style)])
 
 
+def moment_matching(content: np.ndarray, style: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Give each channel of every content image (N, C, H, W) the spatial mean and standard
+    deviation of its style image's: what an untrained IST generator returns."""
+    content, style = np.asarray(content, np.float64), np.asarray(style, np.float64)
+    mean_x, std_x = content.mean(axis=(2, 3), keepdims=True), content.std(axis=(2, 3), keepdims=True)
+    mean_s, std_s = style.mean(axis=(2, 3), keepdims=True), style.std(axis=(2, 3), keepdims=True)
+    return ((content - mean_x) / np.sqrt(std_x**2 + eps) * np.sqrt(std_s**2 + eps)
+            + mean_s).astype(np.float32)
+
+
+def fit_to_counterfactuals(encoder, generator, pairs: dict, steps: int = 900, batch_size: int = 16,
+                           lr: float = 1e-3, seed: int = 0) -> list[float]:
+    """Train ``generator`` in place on true counterfactuals: the L1 distance of
+    ``G(E(x), v(x_style))`` to the ``keep`` counterfactual, Adam, the encoder frozen.
+
+    Not IST's training (no critic, no eq. 7): a diagnostic of what the generator can
+    express when it is told the answer, the ceiling for the adversarial training.
+    ``pairs`` as from :func:`fidelity_pairs` (``x``, ``style_images``, ``keep``).
+    Returns the loss of every step; the generator is left in evaluation mode.
+    """
+    import torch
+
+    from .models import style_code
+
+    device = next(generator.parameters()).device
+    tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32), device=device)  # noqa: E731
+    x, style, truth = tensor(pairs["x"]), tensor(pairs["style_images"]), tensor(pairs["keep"])
+    encoder.eval()
+    with torch.no_grad():  # the encoder is frozen: features and style codes once for all pairs
+        feats = encoder.features(x)
+        codes = style_code(encoder.features(style)[:generator.style_layers])
+    opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.99))
+    rng = torch.Generator().manual_seed(seed)
+    generator.train()
+    history = []
+    for _ in range(steps):
+        idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=rng).to(device)
+        out = generator([f[idx] for f in feats], codes[idx])
+        loss = (out - truth[idx]).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        history.append(float(loss.detach()))
+    generator.eval()
+    return history
+
+
 def score_outputs(outputs: np.ndarray, pairs: dict, channels, method: str,
                   cause_of: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
     """Tidy rows (method, channel, metric, value), means over the pairs."""

@@ -1,7 +1,10 @@
-"""The networks: shapes over sizes and channel counts, style codes, G's identity start, D's heads."""
+"""The networks: shapes over sizes and channel counts, style codes, G's moment-matching start,
+D's heads and its sight of a change of gain."""
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ist_core.models import Critic, Encoder, Generator, Predictor, ResNetIN, StyleTransfer, style_code
 
@@ -41,16 +44,30 @@ def test_style_code_is_per_layer_mean_and_std():
     assert torch.allclose(code[:, 3:6], feats[0].std(dim=(2, 3), unbiased=False), atol=1e-4)
 
 
-def test_generator_starts_as_identity_and_uses_the_style():
+def _moment_matching(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Per-channel moment matching of content ``x`` to style ``s`` (N, C, H, W), in numpy."""
+    mx, sx = x.mean(axis=(2, 3), keepdims=True), x.std(axis=(2, 3), keepdims=True)
+    ms, ss = s.mean(axis=(2, 3), keepdims=True), s.std(axis=(2, 3), keepdims=True)
+    return (x - mx) / sx * ss + ms
+
+
+def test_an_untrained_generator_is_per_channel_moment_matching_and_uses_the_style():
     torch.manual_seed(0)
     enc = Encoder(3, 2, 2, width=8, image_size=32).eval()
     gen = Generator(enc.channels, width=8)
-    x, s = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    # channels of very different brightness and contrast, as after a change of OE
+    scale, offset = torch.tensor([0.2, 1.0, 0.5])[:, None, None], torch.tensor([0.05, 0.0, 0.2])[:, None, None]
+    x, s = torch.rand(2, 3, 32, 32) * scale + offset, torch.rand(2, 3, 32, 32) * 0.6
     transfer = StyleTransfer(enc, gen)
-    assert torch.equal(transfer(x, s), x)  # zero-initialised last layer: x_hat = x
+    expected = _moment_matching(x.double().numpy(), s.double().numpy())
+    assert np.abs(transfer(x, s).numpy() - expected).max() < 1e-3  # zero-initialised residual
+    assert np.abs(x.numpy() - expected).max() > 0.1  # not the identity
+    # the cycle's reconstruction with the content's own code is moment matching back
+    back = transfer(transfer(x, s), x)
+    assert (back - x).abs().max() < 1e-3
     torch.nn.init.normal_(gen.to_image.weight, std=0.1)
     out_a = transfer(x, s)
-    out_b = transfer(x, s * 3 + 0.5)
+    out_b = transfer(x, s.flip(-1))  # the same moments, other deep features: another code
     assert out_a.shape == x.shape
     assert (out_a - out_b).abs().max() > 1e-4  # another style code, another image
 
@@ -62,8 +79,29 @@ def test_critic_starts_from_the_encoder_and_picks_the_head_of_the_oe():
         assert torch.equal(a, b) and a is not b
     x = torch.rand(3, 3, 32, 32)
     oe = torch.tensor([0, 3, 1])
-    all_heads = critic.heads(critic.trunk(x))
+    all_heads = critic.heads(critic.features(x))
     assert torch.allclose(critic(x, oe), all_heads[torch.arange(3), oe])
+
+
+def test_the_critic_sees_a_change_of_gain_that_its_trunk_hardly_sees():
+    torch.manual_seed(0)
+    enc = Encoder(3, n_oes=4, n_causes=2, width=8, image_size=32).eval()
+    critic = Critic.from_encoder(enc, n_oes=4).eval()
+    x = torch.rand(8, 3, 32, 32) * 0.5 + 0.05
+    d = critic.trunk.feature_dim
+    with torch.no_grad():
+        def all_heads(images):
+            return critic.heads(critic.features(images))  # (B, n_oes)
+
+        def trunk_only(images):
+            # the critic as it was: heads on the instance-normalised trunk alone
+            return F.linear(critic.trunk(images), critic.heads.weight[:, :d], critic.heads.bias)
+
+        moved = (all_heads(x * 1.6) - all_heads(x)).abs()
+        moved_before = (trunk_only(x * 1.6) - trunk_only(x)).abs()
+    assert moved_before.max() < 2e-3  # measured 8e-4: blind to the gain
+    assert moved.mean() > 0.02  # measured 0.04
+    assert moved.mean() > 20 * moved_before.max()
 
 
 def test_predictor_exposes_its_penultimate_features():

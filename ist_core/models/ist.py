@@ -4,15 +4,33 @@ Data flow: ``u = E.features(x)`` gives the multi-layer features ``[u^0, u^1, ...
 (``u^0`` is the image itself, see below); ``v = style_code(E.features(x_style))``;
 ``x_hat = G(u, v)``; ``D(x, oe)`` scores realism for the head of OE ``oe``.
 
-Two choices the paper leaves open, and why:
+Three choices the paper leaves open, and why:
 
 - ``u^0 = x``. Instance norm makes the ResNet blind to a global change of
   brightness, and the stride-2 stem loses the finest detail; the image's own
   per-channel mean and standard deviation therefore join the style code, and the
   image joins the generator's skip connections at full resolution.
-- G predicts a residual (``x_hat = x + decoder(u, v)``) whose last layer starts at
-  zero, so an untrained generator is the identity. This is the paper's "bias
-  against major changes in pixel space" taken literally.
+- G starts from per-channel moment matching and predicts a correction on top of it:
+  ``x_hat = mu_b + sigma_b * ((x - mu_x) / sigma_x + decoder(u, v))``, where
+  ``(mu_b, sigma_b)`` are the style image's per-channel spatial mean and standard
+  deviation (the first entries of ``v``, read from ``u^0``) and ``(mu_x, sigma_x)``
+  the content image's. The decoder's last layer starts at zero, so an untrained
+  generator *is* per-channel moment matching. Why: the decoder sees only
+  instance-normalised features, which carry no absolute brightness, so it cannot
+  itself rescale the content image; a generator built as ``x + decoder(u, v)`` kept
+  the content image's gain, gamma and offset. For the same reason the correction is
+  counted in units of the target's standard deviation, and the decoder's AdaIN
+  layers are told the content image's own log moments next to ``v``: the style
+  image's moments mix the target OE's gain with that cell's own size and brightness,
+  and undoing this needs both images' statistics. Moment matching still honours the
+  paper's "bias against major changes in pixel space": the pixels pass through an
+  affine map per channel, the gentlest change that carries a batch effect in
+  intensity. The cycle term (eq. 4) keeps its sense: the reconstruction with the
+  content image's own code starts as moment matching back.
+- D sees the image's per-channel (log) mean and standard deviation next to its
+  pooled trunk features: the trunk's instance norms make it blind to a global gain,
+  and without these statistics neither D nor the terms built on E could tell G's
+  output the target's brightness.
 """
 
 from __future__ import annotations
@@ -27,6 +45,7 @@ from .layers import AdaIN
 from .resnet import ResNetIN
 
 STD_EPS = 1e-5
+LOG_EPS = 1e-3  # added to the moments whose logs G and D read (images lie in [0, 1])
 
 
 class Encoder(nn.Module):
@@ -66,6 +85,29 @@ def style_code(feats: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(parts, dim=1)
 
 
+def image_moments(code: torch.Tensor, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-channel spatial mean and standard deviation of the image (``u^0``) held at
+    the start of a style code (B, style_dim): two (B, C, 1, 1) tensors."""
+    mean, std = code[:, :channels], code[:, channels:2 * channels]
+    return mean[:, :, None, None], std[:, :, None, None]
+
+
+def moment_match(x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Per-channel moment matching: ``x`` (B, C, H, W) normalised by its own spatial mean
+    and standard deviation per channel, then given those of the style image, read from
+    the style code ``style`` (B, style_dim) (see :func:`image_moments`)."""
+    mean_x, std_x = image_moments(style_code([x]), x.shape[1])
+    mean_s, std_s = image_moments(style, x.shape[1])
+    return (x.float() - mean_x) / std_x * std_s + mean_s
+
+
+def log_moments(x: torch.Tensor) -> torch.Tensor:
+    """log of the per-channel spatial mean and standard deviation of images ``x``
+    (B, C, H, W): (B, 2C). A change of gain shifts every entry by the log of the gain."""
+    mean, std = style_code([x]).chunk(2, dim=1)
+    return torch.log(torch.cat([mean.clamp_min(0), std], dim=1) + LOG_EPS)
+
+
 def style_dim(channels: list[int]) -> int:
     """Length of the style code for feature layers with these channel counts."""
     return 2 * sum(channels)
@@ -89,7 +131,10 @@ class DecoderBlock(nn.Module):
 class Generator(nn.Module):
     """G: a UNet decoder. Starting from the deepest encoder layer it upsamples step by
     step, concatenates the encoder's features of the same resolution (skip
-    connections) and modulates every convolution with AdaIN fed the style code."""
+    connections) and modulates every convolution with AdaIN fed the style code (and
+    the content image's log moments). Its output is the content image moment-matched
+    to the style image (:func:`moment_match`) plus a residual in units of the style
+    image's standard deviation per channel; the residual starts at zero."""
 
     def __init__(self, feature_channels: list[int], width: int = 32, style_layers: int | None = None):
         super().__init__()
@@ -100,10 +145,12 @@ class Generator(nn.Module):
         if not 1 <= self.style_layers <= len(feature_channels):
             raise ValueError(f"style_layers must lie in 1..{len(feature_channels)}, got {style_layers}")
         self.style_dim = style_dim(feature_channels[:self.style_layers])
+        # AdaIN reads the style code and the content image's own log moments (2C)
+        modulation = self.style_dim + 2 * self.image_channels
         dec = [width * min(2**level, 8) for level in range(depth + 1)]
-        self.bottom = DecoderBlock(feature_channels[depth], dec[depth], self.style_dim)
+        self.bottom = DecoderBlock(feature_channels[depth], dec[depth], modulation)
         self.blocks = nn.ModuleList(
-            DecoderBlock(dec[level + 1] + feature_channels[level], dec[level], self.style_dim)
+            DecoderBlock(dec[level + 1] + feature_channels[level], dec[level], modulation)
             for level in reversed(range(depth))
         )
         self.to_image = nn.Conv2d(dec[0], self.image_channels, 1)
@@ -112,21 +159,38 @@ class Generator(nn.Module):
 
     def forward(self, feats: list[torch.Tensor], style: torch.Tensor) -> torch.Tensor:
         """x_hat = G(u, v): ``feats`` from :meth:`Encoder.features`, ``style`` (B, style_dim)."""
-        h = self.bottom(feats[-1], style)
+        x = feats[0]
+        modulation = torch.cat([style, log_moments(x)], dim=1)  # (B, style_dim + 2C)
+        h = self.bottom(feats[-1], modulation)
         for block, skip in zip(self.blocks, reversed(feats[:-1])):
             h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
-            h = block(torch.cat([h, skip.to(h.dtype)], dim=1), style)
-        return feats[0] + self.to_image(h)
+            h = block(torch.cat([h, skip.to(h.dtype)], dim=1), modulation)
+        residual = self.to_image(h).float()  # (B, C, H, W), in units of the target's std
+        _, std_s = image_moments(style, self.image_channels)
+        # in float32: bf16 would round the pixels of the moment-matched image
+        return (moment_match(x, style) + std_s * residual).to(x.dtype)
 
 
 class Critic(nn.Module):
     """D: a ResNet18-IN trunk with one real/fake logit per OE (paper Sec. 4.1); the head
-    is chosen by the image's true or assigned OE."""
+    is chosen by the image's true or assigned OE.
 
-    def __init__(self, trunk: ResNetIN, n_oes: int):
+    The heads read the pooled trunk features and a small embedding of the image's log
+    per-channel moments (:func:`log_moments`): the instance-normalised trunk alone
+    hardly moves under a global gain. The embedding has a hidden layer so that a head
+    can prefer a band of intensities rather than "brighter is more real"."""
+
+    def __init__(self, trunk: ResNetIN, n_oes: int, moment_width: int = 32):
         super().__init__()
         self.trunk = trunk
-        self.heads = nn.Linear(trunk.feature_dim, n_oes)
+        self.moments = nn.Sequential(nn.Linear(2 * trunk.in_channels, moment_width),
+                                     nn.LeakyReLU(0.2))
+        self.heads = nn.Linear(trunk.feature_dim + moment_width, n_oes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the heads read: pooled trunk features and the moment embedding (B, D + M)."""
+        pooled = self.trunk(x)  # (B, D)
+        return torch.cat([pooled, self.moments(log_moments(x)).to(pooled.dtype)], dim=1)
 
     @classmethod
     def from_encoder(cls, encoder: Encoder, n_oes: int) -> Critic:
@@ -135,7 +199,7 @@ class Critic(nn.Module):
 
     def forward(self, x: torch.Tensor, oe: torch.Tensor) -> torch.Tensor:
         """Real/fake logits (B,) of ``x`` for the heads ``oe`` (B,) long."""
-        logits = self.heads(self.trunk(x))  # (B, n_oes)
+        logits = self.heads(self.features(x))  # (B, n_oes)
         return logits.gather(1, oe[:, None]).squeeze(1)
 
 
