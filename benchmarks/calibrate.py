@@ -7,11 +7,15 @@ oracle rows only.
 
     PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-grid --folds 2 --seeds 0 1 --workers 2
     PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-lincs --knob degradation=0 --save
+    PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-grid --levels 2 \
+        --sweep degradation=0,0.5,1,2 --save calibration_sweep
 """
 
 from __future__ import annotations
 
 import argparse
+
+import pandas as pd
 
 from ist_core.calibration import calibrate, calibration_table
 from ist_core.cli import parse_knobs
@@ -29,16 +33,30 @@ def main() -> None:
     parser.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--rows", nargs="+", default=["naive", "oracle", "histmatch", "no nuisance",
                                                       "latents"])
+    parser.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                        help="run once per value of a knob (repeatable: one knob at a time)")
     parser.add_argument("--runs", default=None)
     parser.add_argument("--save", nargs="?", const="calibration", default=None, metavar="NAME",
                         help="store the scores as results/<dataset>/<profile>/NAME.csv")
     args = parser.parse_args()
     knobs = parse_knobs(args.knob)
-    scores = calibrate(args.dataset, args.profile, args.levels, args.folds, args.seeds,
-                       args.workers, args.runs, progress=False, log=None,
-                       rows=tuple(args.rows), **knobs)
-    print(f"{args.dataset} at {args.profile}, knobs {knobs or 'default'}:")
-    print(calibration_table(scores).to_string())
+    settings = [(None, None, knobs)]
+    if args.sweep:
+        settings = []
+        for sweep in args.sweep:
+            knob, values = sweep.split("=", 1)
+            for text in values.split(","):
+                value = parse_knobs([f"{knob}={text}"])[knob]
+                settings.append((knob, value, {**knobs, knob: value}))
+    frames = []
+    for knob, value, setting in settings:
+        scores = calibrate(args.dataset, args.profile, args.levels, args.folds, args.seeds,
+                           args.workers, args.runs, progress=False, log=None,
+                           rows=tuple(args.rows), **setting)
+        print(f"{args.dataset} at {args.profile}, knobs {setting or 'default'}:")
+        print(calibration_table(scores).to_string(), flush=True)
+        frames.append(scores.assign(knob=knob, knob_value=value))
+    scores = pd.concat(frames, ignore_index=True)
     groups = scores[scores["group"] != "all"]
     if not groups.empty:
         print(groups.groupby(["row", "group"])["value"].agg(["mean", "std", "count"]).round(2))

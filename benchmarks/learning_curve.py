@@ -13,6 +13,7 @@ import argparse
 
 import pandas as pd
 
+from ist_core.cli import parse_knobs
 from ist_core.convergence import learning_curve, plateau_epoch
 from ist_core.results import write_summary
 from ist_core.train import setup_fold
@@ -26,17 +27,24 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=30.0)
     parser.add_argument("--points", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--oracle", action="store_true", help="the oracle's predictor too")
+    parser.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--runs", default=None, help="run folder (default: the usual runs/)")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
     for dataset in args.datasets:
         curves = []
         for level in args.levels:
-            setup = setup_fold(dataset, level, 0, args.seed, args.profile, runs=args.runs)
-            curve = learning_curve(setup, args.epochs, args.points, progress=False)
-            curves.append(curve)
-            print(f"{dataset} {setup.split}: flat from epoch {plateau_epoch(curve):g}")
-            print(curve[["step", "epoch", "macro_f1"]].round(3).to_string(index=False), flush=True)
+            setup = setup_fold(dataset, level, 0, args.seed, args.profile, runs=args.runs,
+                               **parse_knobs(args.knob))
+            for oracle in (False, True) if args.oracle else (False,):
+                curve = learning_curve(setup, args.epochs, args.points, progress=False,
+                                       oracle=oracle)
+                curves.append(curve)
+                print(f"{dataset} {setup.split} {curve['row'].iloc[0]}: flat from epoch "
+                      f"{plateau_epoch(curve):g}")
+                print(curve[["step", "epoch", "macro_f1"]].round(3).to_string(index=False),
+                      flush=True)
         if not args.no_save:
             path = write_summary(pd.concat(curves, ignore_index=True), dataset, args.profile,
                                  "learning_curve")

@@ -20,20 +20,27 @@ from .train.runtime import autocast
 from .train.setup import FoldSetup
 
 
-def learning_curve(setup: FoldSetup, epochs: float, points: int = 8,
-                   progress: bool = True) -> pd.DataFrame:
+def learning_curve(setup: FoldSetup, epochs: float, points: int = 8, progress: bool = True,
+                   oracle: bool = False) -> pd.DataFrame:
     """Train the naive predictor of ``setup``'s fold for ``epochs`` passes over its training
-    images and score it on the fold's test images at ``points`` evenly spread steps.
+    images and score it on the fold's test images at ``points`` evenly spread steps. With
+    ``oracle``, the oracle's predictor instead (true counterfactuals in training and at
+    test time, :mod:`ist_core.train.oracle`): its training images are never the same
+    twice, so it may need longer than the naive one.
 
-    Tidy rows: dataset, level, fold, seed, step, epoch, macro_f1. The run lives in the
-    fold's ``predictor-curve`` folder with the scores so far in ``curve.json``; a killed
-    run resumes and keeps the points it had scored.
+    Tidy rows: dataset, level, fold, seed, row, step, epoch, macro_f1. The run lives in
+    the fold's ``predictor-curve`` (``predictor-curve-oracle``) folder with the scores so
+    far in ``curve.json``; a killed run resumes and keeps the points it had scored.
     """
+    from .train.oracle import OracleTransfer
+
+    transfer = OracleTransfer(setup) if oracle else None
+    component = "predictor-curve-oracle" if oracle else "predictor-curve"
     import torch.nn.functional as F
 
     steps = max(1, math.ceil(epochs * len(setup.fold.train) / setup.profile.batch_size))
     marks = sorted({max(1, round(steps * k / points)) for k in range(1, points + 1)})
-    folder = setup.run_dir("predictor-curve", ist_dependent=False)
+    folder = setup.run_dir(component, ist_dependent=False)
     path = folder / "curve.json"
     rows = json.loads(path.read_text()) if path.exists() else []
     images = setup.dataset.images[setup.fold.test]
@@ -50,15 +57,16 @@ def learning_curve(setup: FoldSetup, epochs: float, points: int = 8,
         if i not in marks or any(r["step"] == i for r in rows):
             return
         model.eval()
-        f1 = macro_f1(y, predict_proba(setup, model, images).argmax(1))
+        f1 = macro_f1(y, predict_proba(setup, model, images, transfer).argmax(1))
         model.train()
         rows.append({"dataset": setup.dataset.name, "level": setup.fold.level,
-                     "fold": setup.fold.fold, "seed": setup.seed, "step": i,
+                     "fold": setup.fold.fold, "seed": setup.seed,
+                     "row": "oracle" if oracle else "naive", "step": i,
                      "epoch": round(i / per_epoch, 2), "macro_f1": f1})
         write_json(path, rows)
 
-    train_classifier(setup, "predictor-curve", build_predictor(setup), loss, progress,
-                     steps=steps, after_step=score)
+    train_classifier(setup, component, build_predictor(setup), loss, progress, steps=steps,
+                     after_step=score, batch=None if transfer is None else transfer.training_batch)
     return pd.DataFrame(rows).sort_values("step", ignore_index=True)
 
 

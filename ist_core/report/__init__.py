@@ -6,6 +6,8 @@
   distribution;
 - :mod:`.baselines`: what each Table 1 baseline does to the features;
 - :mod:`.stargan`: StarGAN v2 against IST (Fig. 2 measured, Fig. 5, training rates);
+- :mod:`.benchmark`: the benchmark's bounds (calibration, knob sweeps, oracle and
+  histogram matching beside a method);
 - :mod:`.tables`: Table 1, ours and the paper's, and sentences comparing them;
 
 Every plotting function returns a closed :class:`matplotlib.figure.Figure`; chapters
@@ -22,7 +24,10 @@ from .baselines import *  # noqa: F401,F403
 from .baselines import __all__ as _baselines_all
 from .stargan import *  # noqa: F401,F403
 from .stargan import __all__ as _stargan_all
+from .benchmark import *  # noqa: F401,F403
+from .benchmark import __all__ as _benchmark_all
 from .tables import *  # noqa: F401,F403
 from .tables import __all__ as _tables_all
 
-__all__ = [*_data_all, *_causal_all, *_ist_all, *_baselines_all, *_stargan_all, *_tables_all]
+__all__ = [*_data_all, *_causal_all, *_ist_all, *_baselines_all, *_stargan_all, *_benchmark_all,
+           *_tables_all]
