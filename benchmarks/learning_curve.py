@@ -1,10 +1,12 @@
-"""The naive predictor's macro-F1 against training epochs, IID and out of distribution.
+"""The naive (and oracle) predictor's macro-F1 against its training budget, IID and out
+of distribution.
 
 Where the curves flatten is where ``Profile.predictor_epochs`` belongs. Writes
 ``results/<dataset>/<profile>/learning_curve.csv`` (with its provenance) and prints
-each curve and the epoch from which it stays within 0.02 of its best later value.
+each curve and the budget from which it stays within 0.02 of its best at larger ones.
+Each budget is a run of its own (the learning rate follows a cosine over the budget).
 
-    PYTHONPATH=. python3 benchmarks/learning_curve.py --profile quick --epochs 30
+    PYTHONPATH=. python3 benchmarks/learning_curve.py --profile quick --budgets 6 12 24 48 --oracle
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ def main() -> None:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--datasets", nargs="+", default=["synthetic-grid", "synthetic-lincs"])
     parser.add_argument("--levels", nargs="+", default=["iid", "2", "3"])
-    parser.add_argument("--epochs", type=float, default=30.0)
-    parser.add_argument("--points", type=int, default=10)
+    parser.add_argument("--budgets", type=float, nargs="+", default=[6, 12, 24, 48],
+                        help="training budgets in epochs, one run each")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--oracle", action="store_true", help="the oracle's predictor too")
     parser.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE")
@@ -38,12 +40,11 @@ def main() -> None:
             setup = setup_fold(dataset, level, 0, args.seed, args.profile, runs=args.runs,
                                **parse_knobs(args.knob))
             for oracle in (False, True) if args.oracle else (False,):
-                curve = learning_curve(setup, args.epochs, args.points, progress=False,
-                                       oracle=oracle)
+                curve = learning_curve(setup, args.budgets, oracle=oracle, progress=False)
                 curves.append(curve)
-                print(f"{dataset} {setup.split} {curve['row'].iloc[0]}: flat from epoch "
-                      f"{plateau_epoch(curve):g}")
-                print(curve[["step", "epoch", "macro_f1"]].round(3).to_string(index=False),
+                print(f"{dataset} {setup.split} {curve['row'].iloc[0]}: flat from "
+                      f"{plateau_epoch(curve):g} epochs")
+                print(curve[["epochs", "steps", "macro_f1"]].round(3).to_string(index=False),
                       flush=True)
         if not args.no_save:
             path = write_summary(pd.concat(curves, ignore_index=True), dataset, args.profile,

@@ -10,6 +10,8 @@ predicted probabilities over several styles.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -30,10 +32,16 @@ def build_predictor(setup: FoldSetup, cls=Predictor, **kwargs) -> Predictor:
     return cls(c, setup.n_causes, width=setup.profile.width, image_size=h, **kwargs).to(setup.device)
 
 
+def cosine_lr(base: float, step: int, steps: int) -> float:
+    """The learning rate of update ``step`` (1..``steps``): ``base`` at the start, half a
+    cosine down to zero at the last step."""
+    return 0.5 * base * (1 + math.cos(math.pi * (step - 1) / max(1, steps)))
+
+
 def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, loss, progress=True,
                      ist_dependent: bool = False, settings: dict | None = None,
                      steps: int | None = None, key: str = "predictor",
-                     batch=None, after_step=None) -> torch.nn.Module:
+                     batch=None) -> torch.nn.Module:
     """The training loop of every classifier of a fold: the encoder's pretraining and every
     Table 1 row that trains a network (``key`` names its stream of batches and its
     checkpoint entry).
@@ -43,8 +51,9 @@ def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, l
     differ only there. The same batches for every row and seed. ``settings`` (e.g. DR's
     alpha) join the stored config. ``batch(data, idx, rng)`` replaces how the images of
     the drawn indices are fetched (the oracle fetches true counterfactuals instead of
-    the images themselves). ``after_step(i, model)`` runs after every update (a learning
-    curve scores the model there). Returns the model frozen, in eval mode.
+    the images themselves). The learning rate decays from the profile's to zero along a
+    half cosine over the run's steps: a fixed budget then ends on a settled model rather
+    than wherever Adam's noise left it. Returns the model frozen, in eval mode.
     """
     folder = setup.run_dir(component, ist_dependent=ist_dependent)
     prof = setup.profile
@@ -60,11 +69,11 @@ def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, l
         x = data.batch(idx, rng) if batch is None else batch(data, idx, rng)
         y, oe = data.labels(idx)
         total, parts = loss(model, x, y, oe, rng)
+        for group in opt.param_groups:  # set from the step alone, so a resumed run agrees
+            group["lr"] = cosine_lr(prof.lr, i, steps)
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
-        if after_step is not None:
-            after_step(i, model)
         return parts
 
     fit(folder, config, {key: model}, {key: opt}, step, steps,
