@@ -134,3 +134,37 @@ def calibration_table(scores: pd.DataFrame) -> pd.DataFrame:
         table[row] = cells
     return pd.DataFrame(table).T.reindex(columns=sorted({c for v in table.values() for c in v},
                                                        key=lambda c: (c != "IID", c)))
+
+
+# The shape the defaults are calibrated to (the paper's Table 1, GRID and LINCS-SC): each
+# check is (row, level, kind, bound) on the row's level mean as a share of its IID mean;
+# "latents" is checked on its own mean.
+TARGETS = {
+    "grid": [("naive", "1", "at most", 0.5), ("naive", "2", "at most", 0.5),
+             ("naive", "3", "at most", 0.5), ("oracle", "1", "at least", 0.85),
+             ("oracle", "2", "at least", 0.85), ("oracle", "3", "at least", 0.6)],
+    "lincs": [("naive", "2", "at least", 0.5), ("naive", "3", "at most", 0.3),
+              ("oracle", "2", "at least", 0.85), ("oracle", "3", "at least", 0.6)],
+}
+LATENT_FLOOR = 0.9
+
+
+def check_targets(scores: pd.DataFrame, design: str) -> pd.DataFrame:
+    """Each calibration target of ``design`` ("grid" or "lincs") against ``scores``: the
+    target, the measured share of IID (or the latents' macro-F1) and whether it holds."""
+    if design not in TARGETS:
+        raise ValueError(f"unknown design {design!r}; choose one of {list(TARGETS)}")
+    means = scores.groupby(["row", "level"])["value"].mean()
+    out = []
+    for row, level, kind, bound in TARGETS[design]:
+        if (row, level) not in means or (row, "iid") not in means:
+            continue
+        share = means[(row, level)] / means[(row, "iid")]
+        met = share <= bound if kind == "at most" else share >= bound
+        out.append({"row": row, "level": level, "target": f"{kind} {bound:g} x IID",
+                    "measured": round(float(share), 2), "met": bool(met)})
+    if "latents" in set(scores["row"]):
+        low = float(means["latents"].min())
+        out.append({"row": "latents", "level": "all", "target": f"above {LATENT_FLOOR:g}",
+                    "measured": round(low, 2), "met": low > LATENT_FLOOR})
+    return pd.DataFrame(out)

@@ -32,3 +32,21 @@ def test_calibrate_scores_rows_per_level_and_tabulates(tmp_path):
     assert list(table.columns) == ["IID", "level 2"] and "x)" in table.loc["naive", "level 2"]
     with pytest.raises(ValueError, match="unknown calibration row"):
         calibrate("synthetic-lincs", "tiny", rows=("ist",))
+
+
+def test_targets_are_checked_on_shares_of_the_rows_own_iid():
+    import pandas as pd
+
+    from ist_core.calibration import check_targets
+
+    rows = [("naive", "iid", 0.8), ("naive", "1", 0.3), ("naive", "2", 0.5), ("naive", "3", 0.2),
+            ("oracle", "iid", 0.6), ("oracle", "1", 0.6), ("oracle", "2", 0.5), ("oracle", "3", 0.4),
+            ("latents", "iid", 0.95), ("latents", "2", 0.85)]
+    scores = pd.DataFrame(rows, columns=["row", "level", "value"])
+    result = check_targets(scores, "grid").set_index(["row", "level"])
+    assert result.loc[("naive", "1"), "met"] and not result.loc[("naive", "2"), "met"]  # 0.625x
+    assert result.loc[("oracle", "2"), "measured"] == 0.83 and not result.loc[("oracle", "2"), "met"]
+    assert result.loc[("oracle", "3"), "met"]  # 0.67x >= 0.6x
+    assert not result.loc[("latents", "all"), "met"]  # 0.85 at level 2
+    with pytest.raises(ValueError, match="unknown design"):
+        check_targets(scores, "jump")

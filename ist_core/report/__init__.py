@@ -6,8 +6,7 @@
   distribution;
 - :mod:`.baselines`: what each Table 1 baseline does to the features;
 - :mod:`.stargan`: StarGAN v2 against IST (Fig. 2 measured, Fig. 5, training rates);
-- :mod:`.benchmark`: the benchmark's bounds (calibration, knob sweeps, oracle and
-  histogram matching beside a method);
+- :mod:`.benchmark`: the benchmark's bounds (a knob swept against the reference rows);
 - :mod:`.tables`: Table 1, ours and the paper's, and sentences comparing them;
 
 Every plotting function returns a closed :class:`matplotlib.figure.Figure`; chapters
