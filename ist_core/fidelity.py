@@ -251,8 +251,8 @@ def loss_term_ablation(setup, terms=LOSS_TERMS, encoder=None, n_pairs: int = 64,
 
     Every variant shares the fold's frozen encoder (``encoder``, else trained or loaded
     for ``setup``) and gets its own generator run folder (its settings differ). Each
-    trains a full generator of the profile's ``ist_steps``: at ``quick`` about a minute
-    per variant on one thread. Returns tidy rows (variant, weights, channel, metric,
+    trains a full generator of the profile's ``ist_steps``: at ``quick`` about 40 s per
+    variant on one CPU thread, and half a minute more to score it. Returns tidy rows (variant, weights, channel, metric,
     value) with :func:`evaluate_transfer`'s scores of IST and, with ``landing``, the
     share of outputs on their target OE (:func:`landing_rate`).
     """
