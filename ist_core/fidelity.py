@@ -239,3 +239,44 @@ def oe_landmarks(setup, transfer, n: int = 200, seed: int = 0):
              "output": encode(outputs)}
     oes = {"real": oe_of[real], "input": oe_of[content], "target": oe_of[style]}
     return feats, oes, content, style, outputs
+
+
+LOSS_TERMS = ("adv", "style", "cycle", "content", "match")
+
+
+def loss_term_ablation(setup, terms=LOSS_TERMS, encoder=None, n_pairs: int = 64, seed: int = 0,
+                       landing: bool = True, progress: bool = False) -> pd.DataFrame:
+    """IST with its full objective (eq. 7) and without each of ``terms`` in turn (its
+    weight set to 0), trained on ``setup``'s fold and scored on the same pairs.
+
+    Every variant shares the fold's frozen encoder (``encoder``, else trained or loaded
+    for ``setup``) and gets its own generator run folder (its settings differ). Each
+    trains a full generator of the profile's ``ist_steps``: at ``quick`` about 40 s per
+    variant on one CPU thread, and half a minute more to score it. Returns tidy rows (variant, weights, channel, metric,
+    value) with :func:`evaluate_transfer`'s scores of IST and, with ``landing``, the
+    share of outputs on their target OE (:func:`landing_rate`).
+    """
+    import dataclasses
+
+    from .train import train_encoder, train_ist
+
+    unknown = sorted(set(terms) - set(LOSS_TERMS))
+    if unknown:
+        raise ValueError(f"unknown loss term(s) {unknown}; choose from {list(LOSS_TERMS)}")
+    encoder = encoder if encoder is not None else train_encoder(setup, progress)
+    variants = {"full": setup.ist}
+    variants.update({f"without {t}": dataclasses.replace(setup.ist, **{t: 0.0}) for t in terms})
+    frames = []
+    for name, ist in variants.items():
+        variant = dataclasses.replace(setup, ist=ist, device=setup.device, amp=setup.amp)
+        model = train_ist(variant, encoder, progress)
+        scores, _ = evaluate_transfer(variant, {"IST": model}, n_pairs=n_pairs, seed=seed)
+        scores = scores[scores["method"] == "IST"].drop(columns="method")
+        if landing:
+            rate = landing_rate(*oe_landmarks(variant, model, seed=seed)[:2])
+            scores = pd.concat([scores, pd.DataFrame([{
+                "channel": "all", "metric": "landing rate", "value": rate["outputs on target OE"]}])])
+        weights = ", ".join(f"{t}={getattr(ist, t):g}" for t in LOSS_TERMS)
+        frames.append(scores.assign(variant=name, weights=weights))
+    columns = ["variant", "weights", "channel", "metric", "value"]
+    return pd.concat(frames, ignore_index=True)[columns]

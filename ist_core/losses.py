@@ -64,11 +64,24 @@ def cycle_loss(content: torch.Tensor, reconstruction: torch.Tensor) -> torch.Ten
     return (content.float() - reconstruction.float()).abs().mean()
 
 
-def content_loss(output: torch.Tensor, content: torch.Tensor,
+def content_loss(output: torch.Tensor, anchor: torch.Tensor,
                  feats_out: list[torch.Tensor], feats_content: list[torch.Tensor]) -> torch.Tensor:
-    """Eq. 5: pixel L1 between output and content image plus the mean over encoder layers
-    (u^1..u^L; u^0 is the pixels) of the feature L1."""
-    pixels = (output.float() - content.float()).abs().mean()
+    """Eq. 5: pixel L1 between the output and ``anchor`` plus the mean over encoder layers
+    (u^1..u^L; u^0 is the pixels) of the L1 between the output's and the content image's
+    features.
+
+    ``anchor`` is the content image moment-matched to the style image
+    (:func:`ist_core.models.moment_match`), the generator's own starting point, not the
+    raw content image: our reading of eq. 5. The paper's ``|x_hat - x|`` asks the output
+    to keep the content image's raw intensities, which is the very change of gain and
+    offset per channel that a batch effect is and that the transfer is meant to make, so
+    it pulls the output back towards the input and against the style and adversarial
+    terms. Against the moment-matched content the pixel part is the size of the
+    generator's residual: it penalises changes of the cell (its content), not the
+    intended change of intensity. The feature part compares with the raw content image:
+    the encoder's instance norms make its features nearly blind to a change of gain.
+    """
+    pixels = (output.float() - anchor.float()).abs().mean()
     feats = torch.stack([(a.float() - b.float()).abs().mean()
                          for a, b in zip(feats_out[1:], feats_content[1:])]).mean()
     return pixels + feats

@@ -62,6 +62,25 @@ def test_content_loss_has_a_pixel_and_a_feature_part():
     assert torch.isclose(losses.content_loss(x, x, f2, f), torch.tensor(0.5), atol=1e-5)
 
 
+def test_content_loss_is_zero_for_the_moment_matched_content_and_grows_with_a_content_change():
+    from ist_core.models import moment_match, style_code
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 3, 16, 16, generator=g) * 0.3
+    style = 0.2 + torch.rand(2, 3, 16, 16, generator=g) * 0.7  # another gain and offset
+    anchor = moment_match(x, style_code([style]))
+    f = [x, *feats()]
+    # the intended change of intensity costs nothing ...
+    assert losses.content_loss(anchor, anchor, f, f) < 1e-6
+    # ... while the raw content image as the pixel target would charge it in full
+    assert losses.content_loss(anchor, x, f, f) > 0.2
+    # a change of the cell itself (a blob added in one corner) costs, and more for a larger one
+    small, large = anchor.clone(), anchor.clone()
+    small[:, :, :4, :4] += 0.2
+    large[:, :, :8, :8] += 0.2
+    assert 0 < losses.content_loss(small, anchor, f, f) < losses.content_loss(large, anchor, f, f)
+
+
 def test_cycle_loss_is_the_l1_to_the_content_image():
     x = torch.zeros(1, 1, 4, 4)
     assert torch.isclose(losses.cycle_loss(x, x + 0.25), torch.tensor(0.25))

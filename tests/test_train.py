@@ -176,6 +176,46 @@ def test_the_ist_step_targets_the_real_images_prediction_and_cycles_with_its_own
         assert len(calls) == 1 and calls[0] is code_content  # the cycle uses v of the content
 
 
+def test_the_content_term_of_an_untrained_generator_charges_no_pixels():
+    """The untrained generator is moment matching; eq. 5's pixel part is measured from
+    there, so its only cost is the feature part (the raw content image would charge the
+    whole change of intensity)."""
+    from ist_core.models import Critic, Encoder, Generator
+    from ist_core import losses
+
+    torch.manual_seed(0)
+    enc = Encoder(3, n_oes=4, n_causes=3, width=8, image_size=32).eval()
+    gen, critic = Generator(enc.channels, 8), Critic.from_encoder(enc, 4)
+    g = torch.Generator().manual_seed(1)
+    xa = torch.rand(4, 3, 32, 32, generator=g) * 0.3
+    xb = 0.3 + torch.rand(4, 3, 32, 32, generator=g) * 0.6
+    with torch.no_grad():
+        ua, ub = enc.features(xa), enc.features(xb)
+        va, vb = ist_module.style_code(ua), ist_module.style_code(ub)
+        pa = torch.softmax(enc.cause_logits(ua), dim=1)
+        terms = ist_module.generator_terms(enc, gen, critic, xa, ua, va, pa, ub, vb,
+                                           torch.zeros(4, dtype=torch.long))
+        out = gen(ua, vb)
+        feats_out = enc.features(out)
+        feature_part = losses.content_loss(xa, xa, feats_out, ua)  # pixels equal: features only
+        raw = losses.content_loss(out, xa, feats_out, ua)
+    assert torch.isclose(terms["content"], feature_part, atol=1e-5)
+    assert raw - feature_part > 0.1  # what the raw content image would have charged
+
+
+def test_ist_training_with_the_r1_penalty_runs_and_logs_it(tmp_path):
+    setup = setup_fold("synthetic-grid", level="2", fold=0, profile=get_profile(
+        "tiny", ist_steps=4, checkpoint_every=2, log_every=2), ist={"r1": 1.0}, runs=tmp_path)
+    encoder = train_encoder(setup, progress=False)
+    train_ist(setup, encoder, progress=False)
+    import pandas as pd
+
+    log = pd.read_csv(setup.run_dir("generator") / "losses.csv")
+    assert "r1" in log.columns and len(log) == 2
+    assert np.isfinite(log["r1"]).all() and (log["r1"] > 0).all()
+    assert "generator-" in str(setup.run_dir("generator"))  # its own run folder (settings hash)
+
+
 def test_one_generator_per_training_fold_never_sees_the_held_out_oe(tmp_path):
     setup = setup_fold("synthetic-grid", level="2", fold=1, profile="tiny", runs=tmp_path)
     held = set(setup.fold.held_out)

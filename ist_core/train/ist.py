@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .. import losses
-from ..models import Critic, Encoder, Generator, StyleTransfer, style_code
+from ..models import Critic, Encoder, Generator, StyleTransfer, moment_match, style_code
 from .loop import fit
 from .pretrain import train_encoder
 from .runtime import freeze
@@ -27,18 +27,22 @@ def generator_terms(encoder: Encoder, gen: Generator, critic: Critic, content: t
     """The five loss terms of eq. 7 for one batch (generator side).
 
     ``output`` is ``G(feats_content, code_style)`` when already computed. The cycle term
-    sends the output back with the content image's own style code ``code_content``.
+    sends the output back with the content image's own style code ``code_content``; the
+    content term's pixel part compares the output with the content image moment-matched
+    to the style image, the generator's starting point (see :func:`losses.content_loss`).
     """
     if output is None:
         output = gen(feats_content, code_style)
     feats_out = encoder.features(output)
     reconstruction = gen(feats_out, code_content)
     k = gen.style_layers
+    with torch.no_grad():
+        anchor = moment_match(content, code_style)
     return {
         "adv": losses.adversarial_loss(critic(output, oe_style).float()),
         "style": losses.style_loss(feats_out[:k], feats_style[:k]),
         "cycle": losses.cycle_loss(content, reconstruction),
-        "content": losses.content_loss(output, content, feats_out, feats_content),
+        "content": losses.content_loss(output, anchor, feats_out, feats_content),
         "match": losses.class_matching_loss(encoder.cause_logits(feats_out), probs_content),
     }
 
