@@ -50,3 +50,16 @@ def test_targets_are_checked_on_shares_of_the_rows_own_iid():
     assert not result.loc[("latents", "all"), "met"]  # 0.85 at level 2
     with pytest.raises(ValueError, match="unknown design"):
         check_targets(scores, "jump")
+
+
+def test_lincs_level_2_is_judged_on_the_replicated_plates():
+    import pandas as pd
+
+    from ist_core.calibration import check_targets
+
+    rows = [("naive", "iid", "all", 0.8), ("naive", "2", "single-copy series", 0.05),
+            ("naive", "2", "replicated series", 0.6), ("naive", "3", "all", 0.1)]
+    scores = pd.DataFrame(rows, columns=["row", "level", "group", "value"])
+    result = check_targets(scores, "lincs").set_index("level")
+    assert result.loc["2 (replicated series)", "measured"] == 0.75
+    assert result.loc["2 (replicated series)", "met"] and result.loc["3", "met"]
