@@ -74,14 +74,19 @@ class SyntheticConfig:
     unit_sd: float = 0.35  # cell-line / compound offset around its cause
     cell_sd: float = 0.6  # cell-to-cell variation
     # environment
+    # The environment's defaults are calibrated on the naive and the oracle rows only
+    # (benchmarks/calibrate.py, stored under results/<dataset>/quick/calibration.csv): the
+    # naive predictor falls out of distribution as the paper's does, and a perfect
+    # transfer has room to bring it back (see the data chapter).
     nuisance: float = 1.0  # invertible imaging draws: gain, gamma, background, gradient, cross-talk
-    degradation: float = 1.0  # information-destroying draws: blur and noise
-    oe_shift: float = 1.0  # scales how far OEs shift the phenotype Z (not the design's confounding)
-    # how strongly each OE level draws nuisance and degradation
-    series_scale: float = 1.0
-    plate_scale: float = 0.7
-    section_scale: float = 0.4
-    well_scale: float = 0.3
+    degradation: float = 0.2  # information-destroying draws: blur and noise
+    oe_shift: float = 0.5  # scales how far OEs shift the phenotype Z (not the design's confounding)
+    # how strongly each OE level draws nuisance and degradation: sections and wells as much
+    # as plates and series, so that a new section is as unfamiliar as a new plate
+    series_scale: float = 0.5
+    plate_scale: float = 0.5
+    section_scale: float = 0.8
+    well_scale: float = 0.8
     # GRID-like design
     n_causes: int = 6
     units_per_cause: int = 2
