@@ -81,8 +81,8 @@ class SyntheticConfig:
     nuisance: float = 1.0  # invertible imaging draws: gain, gamma, background, gradient, cross-talk
     degradation: float = 0.2  # information-destroying draws: blur and noise
     oe_shift: float = 0.5  # scales how far OEs shift the phenotype Z (not the design's confounding)
-    # how strongly each OE level draws nuisance and degradation: sections and wells as much
-    # as plates and series, so that a new section is as unfamiliar as a new plate
+    # how strongly each OE level draws nuisance and degradation: sections and wells more
+    # than plates and series, so that a new section is about as unfamiliar as a new plate
     series_scale: float = 0.5
     plate_scale: float = 0.5
     section_scale: float = 0.8
