@@ -14,6 +14,7 @@ oracle rows only.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
@@ -61,8 +62,16 @@ def main() -> None:
     if not groups.empty:
         print(groups.groupby(["row", "group"])["value"].agg(["mean", "std", "count"]).round(2))
     if args.save:
+        # the command as a reader re-runs it: without --runs, a folder of this machine
+        argv, words = [], iter(sys.argv[1:])
+        for word in words:
+            if word == "--runs":
+                next(words, None)
+            elif not word.startswith("--runs="):
+                argv.append(word)
+        command = " ".join(["PYTHONPATH=. python3 benchmarks/calibrate.py", *argv])
         print("stored", write_summary(scores, args.dataset, args.profile, args.save,
-                                      provenance={"knobs": knobs}))
+                                      provenance={"knobs": knobs, "command": command}))
 
 
 if __name__ == "__main__":
