@@ -82,9 +82,10 @@ PROFILES = {
                     checkpoint_every=10, log_every=5, eval_batch=128, predictor_steps=30),
     # quick's generator: fidelity to the true counterfactuals peaks by 150 steps and falls
     # after 300 (about 0.25 s a step on one CPU thread, so ~40 s a generator). Its
-    # predictors: on synthetic GRID the naive IID macro-F1 was 0.63 / 0.76 / 0.85 after
-    # 8 / 16 / 32 epochs and the oracle's 0.43 / 0.52 / 0.58 (benchmarks/learning_curve.py),
-    # still rising slowly at 32, where the cost (~1 min a predictor) is set for now
+    # predictors: on synthetic GRID (every level scale 0.6, otherwise today's defaults) the
+    # naive IID macro-F1 was 0.63 / 0.76 / 0.85 after 8 / 16 / 32 epochs and the oracle's
+    # 0.43 / 0.52 / 0.58 (benchmarks/learning_curve.py), still rising slowly at 32, where
+    # the cost (~1 min a predictor on two cores) is set for now
     "quick": Profile("quick", "quick", width=16, gen_width=16, batch_size=32, encoder_steps=200,
                      ist_steps=150, stargan_steps=100, predictor_epochs=32.0, lr=1e-3, ist_lr=1e-3,
                      checkpoint_every=50),
