@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .diagnostics import _fit_score
+from .diagnostics import fit_score
 from .experiments import plan, run_grid
 from .splits import LEVEL_COLUMN, make_folds, parse_level
 
@@ -110,7 +110,7 @@ def _latent_scores(data, per_level: dict, seeds) -> pd.DataFrame:
             for seed in seeds:
                 rows.append({"row": "latents", "level": level, "fold": fold,
                              "held_out": ",".join(f.held_out), "seed": seed,
-                             "value": _fit_score(z, y, f.train, f.test, seed)})
+                             "value": fit_score(z, y, f.train, f.test, seed)})
     return pd.DataFrame(rows)
 
 

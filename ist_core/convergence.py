@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import macro_f1
-from .train.predictor import build_predictor, predict_proba, train_classifier
-from .train.runtime import autocast
+from .train.predictor import build_predictor, cause_loss, predict_proba, train_classifier
 from .train.setup import FoldSetup
 
 
@@ -31,19 +30,11 @@ def learning_curve(setup: FoldSetup, budgets=(6, 12, 24, 48), oracle: bool = Fal
     run in the fold's ``predictor-curve[-oracle]-e<epochs>`` folder: a finished one is
     loaded, a killed one resumes.
     """
-    import torch.nn.functional as F
-
     from .train.oracle import OracleTransfer
 
     transfer = OracleTransfer(setup) if oracle else None
     images = setup.dataset.images[setup.fold.test]
     y = setup.dataset.meta["y"].to_numpy()[setup.fold.test]
-
-    def loss(model, x, y_batch, oe, rng):
-        with autocast(setup.device, setup.amp):
-            logits = model(x)
-        cause = F.cross_entropy(logits.float(), y_batch)
-        return cause, {"cause": cause}
 
     rows = []
     for epochs in budgets:
@@ -51,7 +42,8 @@ def learning_curve(setup: FoldSetup, budgets=(6, 12, 24, 48), oracle: bool = Fal
             setup.profile, predictor_epochs=float(epochs), predictor_steps=0))
         budget._images = setup._images
         component = f"predictor-curve{'-oracle' if oracle else ''}-e{epochs:g}"
-        model = train_classifier(budget, component, build_predictor(budget), loss, progress,
+        model = train_classifier(budget, component, build_predictor(budget), cause_loss(budget),
+                                 progress,
                                  batch=None if transfer is None else transfer.training_batch)
         f1 = macro_f1(y, predict_proba(budget, model, images, transfer).argmax(1))
         rows.append({"dataset": setup.dataset.name, "level": setup.fold.level,

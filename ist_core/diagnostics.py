@@ -41,7 +41,8 @@ def _classifier(seed: int):
                                                               random_state=seed))
 
 
-def _fit_score(x, y, train, test, seed) -> float:
+def fit_score(x, y, train, test, seed) -> float:
+    """Macro-F1 on ``test`` of the standardised logistic regression fitted on ``train``."""
     model = _classifier(seed).fit(x[train], y[train])
     return macro_f1(y[test], model.predict(x[test]))
 
@@ -146,7 +147,7 @@ def _diagnose(dataset: Dataset, seed: int, max_folds: int | None, max_causes: in
         features["latents"] = np.asarray(dataset.latents)
     for kind, feats in features.items():
         for split, folds in splits.items():
-            scores = [_fit_score(feats, y, f.train, f.test, seed) for f in folds if len(f.test)]
+            scores = [fit_score(feats, y, f.train, f.test, seed) for f in folds if len(f.test)]
             result[f"cause_f1_{split}_{kind}"] = float(np.mean(scores))
     return result
 

@@ -25,7 +25,7 @@ from .models import DRPredictor, MixStylePredictor
 from .models.histmatch import HistogramMatching
 from .splits import Fold
 from .train import embed, predict_proba, train_ist, train_predictor
-from .train.predictor import build_predictor, train_classifier
+from .train.predictor import build_predictor, cause_loss, train_classifier
 from .train.runtime import autocast, to_tensor
 from .train.oracle import OracleTransfer
 from .train.setup import FoldSetup
@@ -166,15 +166,9 @@ class Oracle(_Network):
 
     def fit(self, setup, progress=True):
         self.transfer, self.setup = OracleTransfer(setup), setup
-
-        def loss(model, x, y, oe, rng):
-            with autocast(setup.device, setup.amp):
-                logits = model(x)
-            cause = F.cross_entropy(logits.float(), y)
-            return cause, {"cause": cause}
-
-        self.model = train_classifier(setup, "predictor-oracle", build_predictor(setup), loss,
-                                      progress, batch=self.transfer.training_batch)
+        self.model = train_classifier(setup, "predictor-oracle", build_predictor(setup),
+                                      cause_loss(setup), progress,
+                                      batch=self.transfer.training_batch)
         return self
 
 
@@ -298,12 +292,11 @@ class MixStyle(_Network):
 
     def _loss(self, setup):
         """The loss of one batch (see :func:`~ist_core.train.predictor.train_classifier`)."""
+        plain = cause_loss(setup)
+
         def loss(model, x, y, oe, rng):
             model.set_domains(oe)
-            with autocast(setup.device, setup.amp):
-                logits = model(x)
-            cause = F.cross_entropy(logits.float(), y)
-            return cause, {"cause": cause}
+            return plain(model, x, y, oe, rng)
 
         return loss
 

@@ -81,6 +81,18 @@ def train_classifier(setup: FoldSetup, component: str, model: torch.nn.Module, l
     return freeze(model)
 
 
+def cause_loss(setup: FoldSetup):
+    """The plain loss of a batch for :func:`train_classifier`: cross entropy of the cause
+    head, under the fold's autocast."""
+    def loss(model, x, y, oe, rng):
+        with autocast(setup.device, setup.amp):
+            logits = model(x)
+        cause = F.cross_entropy(logits.float(), y)
+        return cause, {"cause": cause}
+
+    return loss
+
+
 def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
                     progress: bool = True, tag: str | None = None) -> Predictor:
     """Train (or resume, or load) the naive predictor, or the IST predictor when ``transfer``
@@ -88,7 +100,7 @@ def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
     a transfer other than the fold's own generator (it becomes part of the run folder),
     e.g. StarGAN v2's: any module called as ``transfer(content, style, style_oe)``."""
     kind = "naive" if transfer is None else "ist" if tag is None else f"ist-{tag}"
-    styles_for = setup.images
+    styles_for, plain = setup.images, cause_loss(setup)
 
     def loss(model, x, y, oe, rng):
         if transfer is not None:
@@ -96,10 +108,7 @@ def train_predictor(setup: FoldSetup, transfer: StyleTransfer | None = None,
             idx = data.sample(len(x), "oe", rng)
             with autocast(setup.device, setup.amp):
                 x = transfer(x, data.batch(idx, rng), data.labels(idx)[1])
-        with autocast(setup.device, setup.amp):
-            logits = model(x)
-        cause = F.cross_entropy(logits.float(), y)
-        return cause, {"cause": cause}
+        return plain(model, x, y, oe, rng)
 
     return train_classifier(setup, f"predictor-{kind}", build_predictor(setup), loss, progress,
                             ist_dependent=transfer is not None)
