@@ -28,20 +28,10 @@ import pandas as pd
 
 from .diagnostics import fit_score
 from .experiments import plan, run_grid
-from .splits import LEVEL_COLUMN, make_folds, parse_level
+from .splits import LEVEL_COLUMN, make_folds, parse_level, spread_folds
 
 ROWS = {"baseline": "naive", "oracle": "oracle", "histmatch": "histmatch"}
 NO_NUISANCE = {"nuisance": 0.0, "degradation": 0.0}
-
-
-def spread_folds(dataset, level, k: int) -> list[int]:
-    """At most ``k`` folds of ``level``, evenly spaced in design order, so that they cover
-    the whole design: on a LINCS-like design, level 2's first plates belong to the series
-    that holds every plate map once and its last ones to the replicated series."""
-    if parse_level(level) == "iid":
-        return [0]
-    n = len(make_folds(dataset.meta, level))
-    return sorted({int(round(x)) for x in np.linspace(0, n - 1, min(k, n))})
 
 
 def fold_group(meta: pd.DataFrame, level: str, held_out: str) -> str:
@@ -78,7 +68,7 @@ def calibrate(dataset: str, profile: str = "quick", levels=None, folds: int = 2,
 
     data = load_dataset(dataset, size=get_profile(profile).data_size, **knobs)
     levels = levels or ["iid"] + [str(k) for k, col in LEVEL_COLUMN.items() if col in data.meta.columns]
-    per_level = {parse_level(lv): tuple(spread_folds(data, lv, folds)) for lv in levels}
+    per_level = {parse_level(lv): tuple(spread_folds(data.meta, lv, folds)) for lv in levels}
     frames = [_latent_scores(data, per_level, seeds)] if "latents" in rows else []
     for methods, extra, rename in (([m for m, r in ROWS.items() if r in rows], {}, ROWS),
                                    (["baseline"] if "no nuisance" in rows else [], NO_NUISANCE,

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .methods import METHODS, get_method
 from .results import commit_id, hardware
-from .splits import LEVEL_COLUMN, parse_level
+from .splits import LEVEL_COLUMN, parse_level, spread_folds
 
 EMBED_SAMPLE = 5000  # training images whose features are stored (and used for LISI, kNN)
 LISI_PERPLEXITY = 30
@@ -81,12 +81,13 @@ class Grid:
 
 def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
          profile: str = "quick", ist: dict | None = None, device=None, runs=None,
-         **knobs) -> Grid:
+         spread: int | None = None, **knobs) -> Grid:
     """Check the whole grid before anything trains: unknown methods, datasets, profiles or
     IST settings, a level a dataset does not have (level 1 without sections), a fold out
     of range. ``levels=None`` means every level each dataset has (LINCS-like designs have
     no level 1: the paper's NA); a level given explicitly must exist. ``folds`` applies to
-    every level, or is a dict level -> folds."""
+    every level, or is a dict level -> folds; ``spread=k`` instead takes ``k`` folds per
+    level spread evenly over each dataset's design (:func:`~ist_core.splits.spread_folds`)."""
     from .data import load_dataset
     from .data import SYNTHETIC
     from .profiles import get_profile, ist_config
@@ -110,7 +111,12 @@ def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
         levels = given or ["iid"] + [str(k) for k, col in LEVEL_COLUMN.items()
                                      if col in data.meta.columns]
         for level in levels:
-            level_folds = folds.get(parse_level(level), ()) if isinstance(folds, dict) else folds
+            if spread is not None:
+                level_folds = spread_folds(data.meta, level, spread)
+            elif isinstance(folds, dict):
+                level_folds = folds.get(parse_level(level), ())
+            else:
+                level_folds = folds
             for fold in level_folds:
                 try:
                     get_fold(data, level, fold)

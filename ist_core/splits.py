@@ -115,6 +115,17 @@ def make_folds(meta: pd.DataFrame, level, seed: int = 0) -> list[Fold]:
     return level_folds(meta, level)
 
 
+def spread_folds(meta: pd.DataFrame, level, k: int) -> list[int]:
+    """At most ``k`` folds of ``level``, evenly spaced in design order, so that they cover
+    the whole design: on a LINCS-like design, level 2's first plates belong to the series
+    that holds every plate map once and its last ones to the replicated series. IID has
+    one split, fold 0."""
+    if parse_level(level) == "iid":
+        return [0]
+    n = len(pd.unique(meta[level_column(meta, level)]))
+    return sorted({int(round(x)) for x in np.linspace(0, n - 1, min(k, n))})
+
+
 def check_no_leak(meta: pd.DataFrame, fold: Fold) -> None:
     """Raise :class:`LeakError` if an image or (for levels 1-3) a held-out OE is in training."""
     shared = np.intersect1d(fold.train, fold.test)

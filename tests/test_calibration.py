@@ -2,17 +2,17 @@
 
 import pytest
 
-from ist_core.calibration import calibrate, calibration_table, fold_group, spread_folds
-from ist_core.splits import make_folds
+from ist_core.calibration import calibrate, calibration_table, fold_group
+from ist_core.splits import make_folds, spread_folds
 
 
 def test_spread_folds_cover_both_kinds_of_lincs_plates(lincs_tiny):
     folds = make_folds(lincs_tiny.meta, 2)
-    chosen = spread_folds(lincs_tiny, 2, 2)
+    chosen = spread_folds(lincs_tiny.meta, 2, 2)
     groups = {fold_group(lincs_tiny.meta, "2", folds[k].held_out[0]) for k in chosen}
     assert groups == {"single-copy series", "replicated series"}
-    assert spread_folds(lincs_tiny, "iid", 3) == [0]
-    assert spread_folds(lincs_tiny, 3, 99) == list(range(len(make_folds(lincs_tiny.meta, 3))))
+    assert spread_folds(lincs_tiny.meta, "iid", 3) == [0]
+    assert spread_folds(lincs_tiny.meta, 3, 99) == list(range(len(make_folds(lincs_tiny.meta, 3))))
 
 
 def test_grid_folds_are_one_group(grid_tiny):

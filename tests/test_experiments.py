@@ -108,6 +108,23 @@ def test_configuration_errors_come_before_any_training(kwargs, message, tmp_path
     assert not any(tmp_path.iterdir())
 
 
+def test_spread_plans_k_folds_per_level_over_each_design(tmp_path):
+    from ist_core.data import load_dataset
+    from ist_core.splits import make_folds
+
+    grid = plan(["synthetic-grid", "synthetic-lincs"], ["baseline"], profile="tiny",
+                runs=tmp_path, spread=2, seeds=(0, 1))
+    for name in ("synthetic-grid", "synthetic-lincs"):
+        meta = load_dataset(name, size="tiny").meta
+        for level in ("2", "3"):
+            folds = sorted({r.fold for r in grid.runs if r.dataset == name and r.level == level})
+            n = len(make_folds(meta, level))
+            assert folds == [0, n - 1], (name, level)  # both ends of the design
+    iid = [r for r in grid.runs if r.level == "iid"]
+    assert sorted((r.dataset, r.seed) for r in iid) == [
+        ("synthetic-grid", 0), ("synthetic-grid", 1), ("synthetic-lincs", 0), ("synthetic-lincs", 1)]
+
+
 def test_ist_run_on_a_bare_machine_leaves_symphony_for_later(tmp_path):
     """``python -m ist_core run`` with only torch, numpy, pandas, scipy, scikit-learn and tqdm
     (as on the GPU image): it trains, and names what it left pending."""

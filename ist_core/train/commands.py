@@ -141,7 +141,7 @@ def cmd_run(args):
 
     grid = plan(args.dataset, args.methods, args.levels, args.folds, args.seeds, args.profile,
                 ist=_pairs(args.set, "--set"), device=args.device, runs=args.runs,
-                **_pairs(args.knob, "--knob"))
+                spread=args.spread, **_pairs(args.knob, "--knob"))
     print(f"{len(grid.runs)} run(s): {', '.join(args.dataset)} x {', '.join(args.methods)} "
           f"({args.profile})", flush=True)
     scores = run_grid(grid, workers=args.workers, progress=not args.no_progress,
@@ -253,6 +253,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--levels", nargs="+", default=None,
                    help="iid, 1, 2, 3 (default: every level each dataset has)")
     p.add_argument("--folds", nargs="+", type=int, default=[0])
+    p.add_argument("--spread", type=int, default=None, metavar="K",
+                   help="instead of --folds: K folds per level, spread evenly over the design "
+                        "(on LINCS-like designs level 2 then covers both kinds of plate)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--workers", type=int, default=1,
                    help="train this many runs at once, one thread each (CPU; default 1)")
