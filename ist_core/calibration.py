@@ -169,3 +169,47 @@ def check_targets(scores: pd.DataFrame, design: str) -> pd.DataFrame:
         out.append({"row": "latents", "level": "all", "target": f"above {LATENT_FLOOR:g}",
                     "measured": round(low, 2), "met": low > LATENT_FLOOR})
     return pd.DataFrame(out)
+
+
+# What a style transfer must do between its bounds on the calibrated benchmark: at each
+# OOD level take at least this share of the room between the naive row and the oracle,
+# land at or above histogram matching, and keep IID within this much of the naive row.
+ROOM_SHARE, IID_TOLERANCE = 0.6, 0.03
+BOUND_LEVELS = {"grid": ("1", "2", "3"), "lincs": ("2", "3")}
+
+
+def bound_targets(scores: pd.DataFrame, design: str, method: str = "ist") -> pd.DataFrame:
+    """``method`` against its bounds on ``design`` ("grid" or "lincs"): one row per target
+    with the measured value on the level means (``scores`` tidy macro-F1 with methods
+    ``baseline``, ``histmatch``, ``oracle`` and ``method``, any folds and seeds)."""
+    if design not in BOUND_LEVELS:
+        raise ValueError(f"unknown design {design!r}; choose one of {list(BOUND_LEVELS)}")
+    needed = {"baseline", "histmatch", "oracle", method}
+    missing = sorted(needed - set(scores["method"]))
+    if missing:
+        raise ValueError(f"bound_targets needs the rows {sorted(needed)}; missing {missing}")
+    means = (scores.assign(level=scores["level"].astype(str))
+             .groupby(["method", "level"])["value"].mean())
+    out = []
+
+    def add(level, target, measured, met):
+        out.append({"level": level, "target": target, "measured": round(float(measured), 3),
+                    "met": bool(met)})
+
+    for level in BOUND_LEVELS[design]:
+        if (method, level) not in means:
+            continue
+        naive, gain = means[("baseline", level)], means[(method, level)] - means[("baseline", level)]
+        room = means[("oracle", level)] - naive
+        if room > 0:
+            add(level, f"{method} - naive >= {ROOM_SHARE:g} x (oracle - naive) "
+                       f"(room {room:+.3f}); share taken", gain / room, gain / room >= ROOM_SHARE)
+        else:
+            add(level, f"{method} - naive >= oracle - naive (no room: {room:+.3f})", gain,
+                gain >= room)
+        ahead = means[(method, level)] - means[("histmatch", level)]
+        add(level, f"{method} - histmatch >= 0", ahead, ahead >= 0)
+    if (method, "iid") in means:
+        gap = means[(method, "iid")] - means[("baseline", "iid")]
+        add("iid", f"|{method} - naive| <= {IID_TOLERANCE:g}", gap, abs(gap) <= IID_TOLERANCE)
+    return pd.DataFrame(out, columns=["level", "target", "measured", "met"])

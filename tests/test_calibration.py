@@ -1,8 +1,9 @@
 """Calibration rows: spread folds, LINCS fold groups, the table."""
 
+import pandas as pd
 import pytest
 
-from ist_core.calibration import calibrate, calibration_table, fold_group
+from ist_core.calibration import bound_targets, calibrate, calibration_table, fold_group
 from ist_core.splits import make_folds, spread_folds
 
 
@@ -63,3 +64,32 @@ def test_lincs_level_2_is_judged_on_the_replicated_plates():
     result = check_targets(scores, "lincs").set_index("level")
     assert result.loc["2 (replicated series)", "measured"] == 0.75
     assert result.loc["2 (replicated series)", "met"] and result.loc["3", "met"]
+
+
+def _bounds(ist: dict) -> pd.DataFrame:
+    rows = []
+    base = {"iid": 0.8, "2": 0.3, "3": 0.2}
+    for level, naive in base.items():
+        for method, value in (("baseline", naive), ("histmatch", naive + 0.1),
+                              ("oracle", 0.6), ("ist", ist[level])):
+            rows.append({"method": method, "level": level, "fold": 0, "seed": 0, "value": value})
+    return pd.DataFrame(rows)
+
+
+def test_bound_targets_measure_the_share_of_the_room_taken():
+    # room at level 2: 0.6 - 0.3 = 0.3; IST takes 0.2 of it (0.67 share) and beats histmatch
+    out = bound_targets(_bounds({"iid": 0.79, "2": 0.5, "3": 0.25}), "lincs").set_index(
+        ["level", "target"])["measured"]
+    share_2 = out.loc["2"].iloc[0]
+    assert share_2 == pytest.approx(0.2 / 0.3, abs=1e-3)
+    table = bound_targets(_bounds({"iid": 0.79, "2": 0.5, "3": 0.25}), "lincs")
+    assert table["met"].tolist() == [True, True, False, False, True]  # level 3: 0.05 of 0.4
+    assert not bound_targets(_bounds({"iid": 0.70, "2": 0.5, "3": 0.25}), "lincs")["met"].iloc[-1]
+
+
+def test_bound_targets_need_every_reference_row():
+    scores = _bounds({"iid": 0.8, "2": 0.5, "3": 0.5})
+    with pytest.raises(ValueError, match="missing \\['oracle'\\]"):
+        bound_targets(scores[scores.method != "oracle"], "grid")
+    with pytest.raises(ValueError, match="unknown design"):
+        bound_targets(scores, "plate")

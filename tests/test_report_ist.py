@@ -67,3 +67,34 @@ def test_network_table_counts_trainable_parameters():
 
     table = report.network_table({"lin": torch.nn.Linear(3, 2)})
     assert table.loc["lin", "parameters"] == 8
+
+
+def _paired():
+    rows = []
+    for fold in (0, 1):
+        for seed in (0, 1, 2):
+            for level, gain in (("iid", 0.0), ("2", 0.2), ("3", -0.1)):
+                base = 0.5 + 0.05 * fold + 0.01 * seed
+                noise = 0.01 * ((fold + seed) % 3 - 1)
+                for method, value in (("naive", base), ("ist", base + gain + noise),
+                                      ("oracle", base + 0.3)):
+                    rows.append({"dataset": "d", "method": method, "level": level, "fold": fold,
+                                 "seed": seed, "value": value})
+    return pd.DataFrame(rows)
+
+
+def test_difference_table_and_text_say_which_changes_are_resolved():
+    from ist_core.stats import paired_differences
+
+    scores = _paired()
+    diffs = paired_differences(scores, against="naive")
+    table = report.difference_table(diffs)
+    assert list(table.index) == ["IID", "level 2 (plate out)", "level 3 (series out)"]
+    assert table.loc["level 2 (plate out)", "ist"].startswith("+0.200 [")
+    assert table.loc["level 2 (plate out)", "ist"].endswith("*")
+    assert not table.loc["IID", "ist"].endswith("*")  # noise around 0
+    text = report.describe_bounds(scores, diffs)
+    assert "IST changes macro-F1 by +0.050" in text  # (0.2 - 0.1) / 2 levels
+    assert "above naive at level 2; below naive at level 3" in text
+    assert "takes 17% of the room" in text  # 0.05 / 0.3
+    assert "up to 6 (fold, seed) pairs" in text

@@ -160,7 +160,7 @@ def cmd_run(args):
 
         trained = provenance(grid)
         for name, frame in scores.groupby("dataset"):
-            print(f"saved {write_summary(frame, name, args.profile, 'table1', provenance=trained)}")
+            print(f"saved {write_summary(frame, name, args.profile, args.save, provenance=trained)}")
     if not scores.empty:
         print(summary(scores).to_string())
 
@@ -259,9 +259,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--workers", type=int, default=1,
                    help="train this many runs at once, one thread each (CPU; default 1)")
-    p.add_argument("--save", action="store_true",
+    p.add_argument("--save", nargs="?", const="table1", default=None, metavar="NAME",
                    help="store the scores with their provenance as results/<dataset>/<profile>/"
-                        "table1.csv (what the chapters read when the grid is too big to run)")
+                        "NAME.csv (default table1; what the chapters read when the grid is too "
+                        "big to run)")
     p.add_argument("--no-train", action="store_true",
                    help="train nothing: complete LISI and Symphony kNN from stored features "
                         "(e.g. of runs made on a GPU machine) and report what is finished")
