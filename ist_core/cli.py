@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", required=True, help=f"one of {', '.join(LEVEL_NAMES)}")
     p.set_defaults(func=cmd_splits)
 
-    from .train.commands import add_parsers as add_train_parsers
+    from .commands import add_parsers as add_train_parsers
 
     add_train_parsers(sub)
 

@@ -35,12 +35,6 @@ from .splits import LEVEL_COLUMN, parse_level, spread_folds
 EMBED_SAMPLE = 5000  # training images whose features are stored (and used for LISI, kNN)
 LISI_PERPLEXITY = 30
 METRICS, EMBEDDINGS = "metrics.json", "embeddings.npz"
-# rough cost of each kind of job in units of one predictor training (for the time estimate)
-COST = {"generator": 6.0, "stargan": 6.0, "dr-search": 1.0, "ist": 2.5, "stargan2": 2.5,
-        "baseline-knn": 0.1, "symphony-knn": 0.3, "histmatch": 1.3, "oracle": 1.5}
-# the per-fold network each method's runs share, trained once as a job of its own
-FOLD_NETWORK = {"ist": "generator", "stargan2": "stargan"}
-
 
 @dataclass(frozen=True)
 class Run:
@@ -76,7 +70,7 @@ class Grid:
 
     def folder(self, run: Run, setup=None) -> Path:
         setup = setup or self.setup(run)
-        return setup.run_dir(run.method, ist_dependent=run.method in FOLD_NETWORK)
+        return setup.run_dir(run.method, ist_dependent=METHODS[run.method].ist_dependent)
 
 
 def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
@@ -151,7 +145,7 @@ def run_one(grid: Grid, run: Run, progress: bool = False, train: bool = True) ->
     completed from its stored features, Symphony kNN is computed where the baseline's
     features are stored, and any other unfinished run is left alone (None).
     """
-    from .metrics import knn_batch_cv, macro_f1
+    from .metrics import knn_batch_cv
     from .train.loop import write_json
 
     setup = grid.setup(run)
@@ -159,15 +153,14 @@ def run_one(grid: Grid, run: Run, progress: bool = False, train: bool = True) ->
     done = read_metrics(folder)
     if done is not None and not done["pending"]:
         return done
+    method = get_method(run.method)
     if not train:
-        if run.method == "symphony-knn":  # needs only the baseline's stored features
-            base = grid.folder(dataclasses.replace(run, method="baseline"), setup)
-            if read_metrics(base) is None:
+        if method.from_features:  # needs only the stored features of the run it reads
+            if read_metrics(grid.folder(dataclasses.replace(run, method=method.after), setup)) is None:
                 return None
         elif done is None or any(p.startswith("needs ") for p in done["pending"]):
             return None
     if done is None or any(p.startswith("needs ") for p in done["pending"]):
-        method = get_method(run.method)
         folder.mkdir(parents=True, exist_ok=True)
         missing = [lib for lib in method.requires if not _available(lib)]
         if missing:
@@ -177,8 +170,12 @@ def run_one(grid: Grid, run: Run, progress: bool = False, train: bool = True) ->
         started = time.perf_counter()
         meta = setup.dataset.meta
         fold = setup.fold
-        if run.method == "symphony-knn":
-            train_index, train_features, test_features, predicted = _symphony(grid, run, setup, method)
+        if method.from_features:
+            stored = _stored_features(grid, dataclasses.replace(run, method=method.after), setup)
+            train_index = stored["train_index"]
+            train_features, test_features, predicted = method.score_features(
+                setup, train_index, stored["train_features"].astype(np.float32),
+                stored["test_features"].astype(np.float32))
             keep = np.arange(len(train_index))
         else:
             method.fit(setup, progress=progress)
@@ -186,7 +183,7 @@ def run_one(grid: Grid, run: Run, progress: bool = False, train: bool = True) ->
             train_features = method.train_embedding()
             keep = _sample(len(fold.train), EMBED_SAMPLE, run.seed)
             train_index = fold.train
-        rows = [_row(run, grid, setup, "macro_f1", macro_f1(meta["y"].to_numpy()[fold.test], predicted))]
+        rows = [_row(run, grid, setup, "macro_f1", test_macro_f1(setup, predicted))]
         if run.level == "iid":
             features = np.concatenate([train_features, test_features])
             sub = meta.iloc[np.concatenate([train_index, fold.test])].reset_index(drop=True)
@@ -198,13 +195,9 @@ def run_one(grid: Grid, run: Run, progress: bool = False, train: bool = True) ->
                    "test_index": fold.test, "test_features": test_features.astype(np.float16)}
         _save_npz(folder / EMBEDDINGS, np_save)
         config = setup.config(run.method, 0)
-        config.update({"method": run.method, "settings": _plain(method.settings),
+        config.update({"method": run.method, **method.record(),
                        "seconds": round(time.perf_counter() - started, 1),
                        "hardware": hardware(), "commit": commit_id()})
-        if hasattr(method, "alpha") and run.method == "dr":
-            config["settings"]["alpha"] = method.alpha
-            if getattr(method, "search", None) is not None:
-                config["dr_search"] = method.search.to_dict("records")
         write_json(folder / "config.json", config)
         done = {"rows": rows, "pending": ["lisi"] if run.level == "iid" else []}
         if not done["pending"]:
@@ -216,24 +209,20 @@ def run_one(grid: Grid, run: Run, progress: bool = False, train: bool = True) ->
     return done
 
 
-def _symphony(grid: Grid, run: Run, setup, method):
-    """Symphony kNN from the baseline run's stored features (training sample and test), so
-    that it needs no network and can be completed on a machine without a GPU."""
-    from .integration import symphony_knn
+def test_macro_f1(setup, predicted) -> float:
+    """Macro-F1 of ``predicted`` causes on the fold's test images: the one score of every
+    run, of ``ist run``, ``ist train`` and the chapters alike."""
+    from .metrics import macro_f1
 
-    base = Run(run.dataset, "baseline", run.level, run.fold, run.seed)
-    folder = grid.folder(base, setup)
+    return macro_f1(setup.dataset.meta["y"].to_numpy()[setup.fold.test], predicted)
+
+
+def _stored_features(grid: Grid, run: Run, setup):
+    """The stored features of ``run`` (trained first if it is not finished)."""
+    folder = grid.folder(run, setup)
     if read_metrics(folder) is None:
-        run_one(grid, base)
-    stored = np.load(folder / EMBEDDINGS)
-    train_index = stored["train_index"]
-    meta = setup.dataset.meta
-    result = symphony_knn(stored["train_features"].astype(np.float32),
-                          meta[setup.ist.oe_level].to_numpy()[train_index],
-                          meta["y"].to_numpy()[train_index],
-                          stored["test_features"].astype(np.float32), k=method.settings["k"],
-                          seed=run.seed)
-    return train_index, result.ref_embedding, result.query_embedding, result.predicted
+        run_one(grid, run)
+    return np.load(folder / EMBEDDINGS)
 
 
 def _available(lib: str) -> bool:
@@ -262,10 +251,6 @@ def _row(run: Run, grid: Grid, setup, metric: str, value: float) -> dict:
             "seed": run.seed, "metric": metric, "value": float(value)}
 
 
-def _plain(settings: dict) -> dict:
-    return json.loads(json.dumps(settings, default=list))
-
-
 def _save_npz(path: Path, arrays: dict) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.npz")
     np.savez_compressed(tmp, **arrays)
@@ -275,29 +260,28 @@ def _save_npz(path: Path, arrays: dict) -> None:
 # ---------------------------------------------------------------------------- the runner
 @dataclass(frozen=True)
 class _Job:
-    kind: str  # "generator", "stargan", "dr-search" or "run"
-    run: Run
-
-    @property
-    def cost(self) -> float:
-        return COST.get(self.kind if self.kind != "run" else self.run.method, 1.0)
+    kind: str  # "run", or the name of a network a method shares between a fold's seeds
+    run: Run  # for a shared network: the fold's run with method "-" and seed 0
+    owner: str = dataclasses.field(default="", compare=False)  # the method that trains it
+    cost: float = dataclasses.field(default=1.0, compare=False)
 
 
 def _jobs(grid: Grid) -> list[tuple[_Job, tuple[_Job, ...]]]:
     """Every job with the jobs it waits for: per-fold networks first, shared by the runs."""
     jobs: dict[_Job, tuple[_Job, ...]] = {}
     for run in grid.runs:
-        fold_run = dataclasses.replace(run, method="-", seed=0)
+        method = get_method(run.method)
         deps = []
-        if run.method in FOLD_NETWORK:
-            deps.append(_Job(FOLD_NETWORK[run.method], fold_run))
-        if run.method == "dr" and get_method("dr").settings["alpha"] is None:
-            deps.append(_Job("dr-search", fold_run))
-        if run.method in ("baseline-knn", "symphony-knn"):
-            deps.append(_Job("run", dataclasses.replace(run, method="baseline")))
+        shared = method.fold_network()
+        if shared is not None:
+            kind, cost = shared
+            deps.append(_Job(kind, dataclasses.replace(run, method="-", seed=0), run.method, cost))
+        if method.after is not None:
+            first = dataclasses.replace(run, method=method.after)
+            deps.append(_Job("run", first, cost=get_method(method.after).cost))
         for dep in deps:
             jobs.setdefault(dep, ())
-        jobs[_Job("run", run)] = tuple(deps)
+        jobs[_Job("run", run, cost=method.cost)] = tuple(deps)
     # longest first among jobs that are ready at the same time
     return sorted(jobs.items(), key=lambda item: (len(item[1]) > 0, -item[0].cost))
 
@@ -307,19 +291,7 @@ def _do(grid: Grid, job: _Job, progress: bool = False, train: bool = True):
         return run_one(grid, job.run, progress, train)
     if not train:
         return None
-    setup = grid.setup(job.run)
-    if job.kind == "generator":
-        from .train import train_ist
-
-        train_ist(setup, progress=progress)
-    elif job.kind == "stargan":
-        from .train.stargan import train_stargan
-
-        train_stargan(setup, progress=progress)
-    else:
-        from .methods import dr_search
-
-        dr_search(setup, get_method("dr").settings["alphas"], progress)
+    get_method(job.owner).train_fold_network(grid.setup(job.run), progress=progress)
     return None
 
 

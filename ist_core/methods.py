@@ -17,6 +17,8 @@ histogram matching, the cheapest transfer).
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -51,19 +53,40 @@ def get_method(name: str, **settings) -> Method:
 
 
 class Method:
-    """A Table 1 row. Subclasses set ``name``, ``defaults`` and the three calls (the row's
-    display name is in :data:`ist_core.report.tables.METHOD_NAMES`)."""
+    """A Table 1 row: everything the grid runner (:mod:`ist_core.experiments`) and the
+    report need to know about it, and the three calls. Subclasses set ``name`` and
+    ``label`` and whichever facts differ from these defaults; the registry's order
+    (:data:`METHODS`) is the order of Table 1's rows."""
 
     name = ""
+    label = ""  # display name in Table 1 and the book
+    in_paper = True  # False for the rows that bound a transfer (marked * where shown)
+    cost = 1.0  # rough cost of one run, in units of one predictor training (the grid's ETA)
     defaults: dict = {}
     requires: tuple[str, ...] = ()  # optional libraries the method needs (not on a bare GPU image)
     sees_test_images = False  # True only where unlabeled test-OE images are used by design
     synthetic_only = False  # True where the method needs the synthetic benchmark's ground truth
     knn = False  # predictions come from kNN on features, not from a head
+    after: str | None = None  # a method whose run of the same fold and seed must finish first
+    from_features = False  # scored from ``after``'s stored features alone (:meth:`score_features`)
+    ist_dependent = False  # its run folder depends on the IST setting (it uses IST's networks)
 
     def __init__(self, **settings):
         self.settings = {**self.defaults, **settings}
         self.setup: FoldSetup | None = None
+
+    def fold_network(self) -> tuple[str, float] | None:
+        """``(name, cost)`` of a network this method's runs share between the seeds of a
+        fold, which the grid trains once as a job of its own; None when there is none."""
+        return None
+
+    def train_fold_network(self, setup: FoldSetup, progress: bool = True) -> None:
+        """Train (or load) the network of :meth:`fold_network` for ``setup``'s fold."""
+        raise NotImplementedError
+
+    def record(self) -> dict:
+        """What a run stores in its config.json about the method (settings as resolved)."""
+        return {"settings": _plain(self.settings)}
 
     def fit(self, setup: FoldSetup, progress: bool = True) -> Method:
         raise NotImplementedError
@@ -81,6 +104,15 @@ class Method:
     def train_embedding(self) -> np.ndarray:
         """Features of the fold's training images (what LISI and kNN references use)."""
         return self.embed(self.setup.dataset.images[self.setup.fold.train])
+
+    def score_features(self, setup: FoldSetup, train_index, train_features, test_features):
+        """For ``from_features`` methods: from the stored features of ``after``'s run, the
+        training and test embeddings and the predicted causes of the test images."""
+        raise NotImplementedError
+
+
+def _plain(settings: dict) -> dict:
+    return json.loads(json.dumps(settings, default=list))
 
 
 # ---------------------------------------------------------------------------- networks
@@ -100,76 +132,103 @@ class _Network(Method):
 class Baseline(_Network):
     """The naive predictor: ResNet18-IN and a linear head trained on the real images."""
 
-    name = "baseline"
+    name, label = "baseline", "Baseline"
 
     def fit(self, setup, progress=True):
         self.setup, self.model = setup, train_predictor(setup, progress=progress)
         return self
 
 
-@register
-class IST(_Network):
-    """The predictor trained on IST's interventional distribution (paper Sec. 4.3), with
-    test-time correction. The fold's generator is shared by all seeds."""
+# ---------------------------------------------------------------------------- kNN rows
+class _KNN(Method):
+    """kNN on the baseline's penultimate features of the training images."""
 
-    name = "ist"
-
-    def fit(self, setup, progress=True):
-        self.transfer = train_ist(setup, progress=progress)
-        self.setup, self.model = setup, train_predictor(setup, self.transfer, progress=progress)
-        return self
-
-
-@register
-class StarGAN2(_Network):
-    """StarGAN v2 in IST's place (paper Sec. 5.2): the fold's StarGAN v2 re-renders each
-    training image in the style of a random training image (OEs balanced, its averaged
-    networks, reference-guided), the predictor trains on those renderings, and test
-    images get the same test-time correction as IST's. One StarGAN v2 per fold, shared
-    by the seeds."""
-
-    name = "stargan2"
+    defaults = {"k": 15}
+    knn = True
+    after = "baseline"
 
     def fit(self, setup, progress=True):
-        self.transfer = train_stargan(setup, progress=progress)
         self.setup = setup
-        self.model = train_predictor(setup, self.transfer, progress=progress, tag="stargan2")
+        self.base = Baseline().fit(setup, progress)
+        self.train_features = self.base.embed(setup.dataset.images[setup.fold.train])
+        self.train_y = setup.dataset.meta["y"].to_numpy()[setup.fold.train]
         return self
+
+    def train_embedding(self):
+        return self.train_features
 
 
 @register
-class HistMatch(_Network):
-    """Per-channel histogram matching as the transfer (not in the paper): each training
-    image takes the channel histograms of a random training image (OEs drawn uniformly),
-    the predictor trains on those, and test images are matched to training images the
-    same way (IST's test-time correction). The cheapest transfer: a method that does
-    not beat it has learnt nothing a monotone intensity map could not do."""
+class BaselineKNN(_KNN):
+    """The baseline's features, classified by kNN against the training images."""
 
-    name = "histmatch"
+    name, label = "baseline-knn", "Baseline kNN"
+    cost = 0.1
 
     def fit(self, setup, progress=True):
-        self.transfer, self.setup = HistogramMatching(), setup
-        self.model = train_predictor(setup, self.transfer, progress=progress, tag="histmatch")
+        from sklearn.neighbors import KNeighborsClassifier
+
+        super().fit(setup, progress)
+        self.knn_model = KNeighborsClassifier(self.settings["k"]).fit(self.train_features,
+                                                                      self.train_y)
         return self
+
+    def embed(self, images):
+        return self.base.embed(images)
+
+    def predict(self, images):
+        return self.knn_model.predict(self.embed(images))
 
 
 @register
-class Oracle(_Network):
-    """A perfect transfer (not in the paper; synthetic data only): the predictor trains on
-    true counterfactuals, each training cell re-imaged in the well of a training image
-    drawn with OEs uniform, and each test cell is truly re-imaged in training wells
-    (IST's test-time correction, ``test_styles`` views). The ceiling for any style
-    transfer on the dataset (:mod:`ist_core.train.oracle`)."""
+class SymphonyKNN(_KNN):
+    """Symphony (Kang et al. 2021) through symphonypy on the baseline's features: a
+    reference built from the training images with the OE as batch key, queries mapped
+    into it, causes by kNN (see :func:`ist_core.integration.symphony_knn`)."""
 
-    name = "oracle"
-    synthetic_only = True
+    name, label = "symphony-knn", "Symphony kNN"
+    cost = 0.3
+    requires = ("symphonypy",)
+    from_features = True  # needs no network: a machine without a GPU completes it
+
+    def score_features(self, setup, train_index, train_features, test_features):
+        from .integration import symphony_knn
+
+        meta = setup.dataset.meta
+        result = symphony_knn(train_features, meta[setup.ist.oe_level].to_numpy()[train_index],
+                              meta["y"].to_numpy()[train_index], test_features,
+                              k=self.settings["k"], seed=setup.seed)
+        return result.ref_embedding, result.query_embedding, result.predicted
 
     def fit(self, setup, progress=True):
-        self.transfer, self.setup = OracleTransfer(setup), setup
-        self.model = train_classifier(setup, "predictor-oracle", build_predictor(setup),
-                                      cause_loss(setup), progress,
-                                      batch=self.transfer.training_batch)
+        super().fit(setup, progress)
+        self.train_oes = setup.dataset.meta[setup.ist.oe_level].to_numpy()[setup.fold.train]
+        self.result = None
         return self
+
+    def _map(self, images):
+        from .integration import symphony_knn
+
+        self.result = symphony_knn(self.train_features, self.train_oes, self.train_y,
+                                   self.base.embed(images), k=self.settings["k"],
+                                   seed=self.setup.seed)
+        return self.result
+
+    def outputs(self, images):
+        result = self._map(images)
+        return result.query_embedding, result.predicted
+
+    def train_embedding(self):
+        """The training images' Symphony-corrected reference embedding."""
+        if self.result is None:
+            self._map(self.setup.dataset.images[self.setup.fold.test[:1]])
+        return self.result.ref_embedding
+
+    def embed(self, images):
+        return self._map(images).query_embedding
+
+    def predict(self, images):
+        return self._map(images).predicted
 
 
 @register
@@ -185,8 +244,20 @@ class DR(_Network):
     shared by every seed of the fold.
     """
 
-    name = "dr"
+    name, label = "dr", "DR"
     defaults = {"alpha": None, "alphas": (0.0625, 0.25, 1.0)}
+
+    def fold_network(self):
+        return ("dr-search", 1.0) if self.settings["alpha"] is None else None
+
+    def train_fold_network(self, setup, progress=True):
+        dr_search(setup, self.settings["alphas"], progress)
+
+    def record(self):
+        out = {"settings": {**_plain(self.settings), "alpha": self.alpha}}
+        if getattr(self, "search", None) is not None:
+            out["dr_search"] = self.search.to_dict("records")
+        return out
 
     def fit(self, setup, progress=True):
         alpha = self.settings["alpha"]
@@ -273,7 +344,7 @@ class MixStyle(_Network):
     training only: each image's feature statistics are mixed with those of another
     training image (``mix="random"``) or of an image of another OE (``"crossdomain"``)."""
 
-    name = "mixstyle"
+    name, label = "mixstyle", "MixStyle"
     defaults = {"p": 0.5, "alpha": 0.1, "mix": "random"}
 
     def _model(self, setup):
@@ -321,7 +392,7 @@ class MixStyleDA(MixStyle):
     OEs (cross-domain), so training images also take the test OEs' feature statistics.
     Only the training images' causes enter the loss."""
 
-    name = "mixstyle-da"
+    name, label = "mixstyle-da", "MixStyle-DA"
     defaults = {"p": 0.5, "alpha": 0.1, "mix": "crossdomain"}
     sees_test_images = True
 
@@ -350,80 +421,93 @@ class MixStyleDA(MixStyle):
         return loss
 
 
-# ---------------------------------------------------------------------------- kNN rows
-class _KNN(Method):
-    """kNN on the baseline's penultimate features of the training images."""
+# ---------------------------------------------------------------------------- transfers
+@register
+class StarGAN2(_Network):
+    """StarGAN v2 in IST's place (paper Sec. 5.2): the fold's StarGAN v2 re-renders each
+    training image in the style of a random training image (OEs balanced, its averaged
+    networks, reference-guided), the predictor trains on those renderings, and test
+    images get the same test-time correction as IST's. One StarGAN v2 per fold, shared
+    by the seeds."""
 
-    defaults = {"k": 15}
-    knn = True
+    name, label = "stargan2", "StarGANv2"
+    cost = 2.5
+    ist_dependent = True
+
+    def fold_network(self):
+        return "stargan", 6.0
+
+    def train_fold_network(self, setup, progress=True):
+        train_stargan(setup, progress=progress)
 
     def fit(self, setup, progress=True):
+        self.transfer = train_stargan(setup, progress=progress)
         self.setup = setup
-        self.base = Baseline().fit(setup, progress)
-        self.train_features = self.base.embed(setup.dataset.images[setup.fold.train])
-        self.train_y = setup.dataset.meta["y"].to_numpy()[setup.fold.train]
+        self.model = train_predictor(setup, self.transfer, progress=progress, tag="stargan2")
         return self
-
-    def train_embedding(self):
-        return self.train_features
 
 
 @register
-class BaselineKNN(_KNN):
-    """The baseline's features, classified by kNN against the training images."""
+class IST(_Network):
+    """The predictor trained on IST's interventional distribution (paper Sec. 4.3), with
+    test-time correction. The fold's generator is shared by all seeds."""
 
-    name = "baseline-knn"
+    name, label = "ist", "IST"
+    cost = 2.5
+    ist_dependent = True
+
+    def fold_network(self):
+        return "generator", 6.0
+
+    def train_fold_network(self, setup, progress=True):
+        train_ist(setup, progress=progress)
+
+    tag = None  # names the predictor's run folder when ``transfer`` is not the fold's own
 
     def fit(self, setup, progress=True):
-        from sklearn.neighbors import KNeighborsClassifier
-
-        super().fit(setup, progress)
-        self.knn_model = KNeighborsClassifier(self.settings["k"]).fit(self.train_features,
-                                                                      self.train_y)
+        """Train the fold's generator (or use a ``transfer`` set beforehand, e.g. a finished
+        generator run of the same fold, with a ``tag``), then the predictor on its outputs."""
+        if self.transfer is None:
+            self.transfer = train_ist(setup, progress=progress)
+        self.setup = setup
+        self.model = train_predictor(setup, self.transfer, progress=progress, tag=self.tag)
         return self
-
-    def embed(self, images):
-        return self.base.embed(images)
-
-    def predict(self, images):
-        return self.knn_model.predict(self.embed(images))
 
 
 @register
-class SymphonyKNN(_KNN):
-    """Symphony (Kang et al. 2021) through symphonypy on the baseline's features: a
-    reference built from the training images with the OE as batch key, queries mapped
-    into it, causes by kNN (see :func:`ist_core.integration.symphony_knn`)."""
+class HistMatch(_Network):
+    """Per-channel histogram matching as the transfer (not in the paper): each training
+    image takes the channel histograms of a random training image (OEs drawn uniformly),
+    the predictor trains on those, and test images are matched to training images the
+    same way (IST's test-time correction). The cheapest transfer: a method that does
+    not beat it has learnt nothing a monotone intensity map could not do."""
 
-    name = "symphony-knn"
-    requires = ("symphonypy",)
+    name, label = "histmatch", "Histogram matching*"
+    in_paper = False
+    cost = 1.3
 
     def fit(self, setup, progress=True):
-        super().fit(setup, progress)
-        self.train_oes = setup.dataset.meta[setup.ist.oe_level].to_numpy()[setup.fold.train]
-        self.result = None
+        self.transfer, self.setup = HistogramMatching(), setup
+        self.model = train_predictor(setup, self.transfer, progress=progress, tag="histmatch")
         return self
 
-    def _map(self, images):
-        from .integration import symphony_knn
 
-        self.result = symphony_knn(self.train_features, self.train_oes, self.train_y,
-                                   self.base.embed(images), k=self.settings["k"],
-                                   seed=self.setup.seed)
-        return self.result
+@register
+class Oracle(_Network):
+    """A perfect transfer (not in the paper; synthetic data only): the predictor trains on
+    true counterfactuals, each training cell re-imaged in the well of a training image
+    drawn with OEs uniform, and each test cell is truly re-imaged in training wells
+    (IST's test-time correction, ``test_styles`` views). The ceiling for any style
+    transfer on the dataset (:mod:`ist_core.train.oracle`)."""
 
-    def outputs(self, images):
-        result = self._map(images)
-        return result.query_embedding, result.predicted
+    name, label = "oracle", "Oracle*"
+    in_paper = False
+    cost = 1.5
+    synthetic_only = True
 
-    def train_embedding(self):
-        """The training images' Symphony-corrected reference embedding."""
-        if self.result is None:
-            self._map(self.setup.dataset.images[self.setup.fold.test[:1]])
-        return self.result.ref_embedding
-
-    def embed(self, images):
-        return self._map(images).query_embedding
-
-    def predict(self, images):
-        return self._map(images).predicted
+    def fit(self, setup, progress=True):
+        self.transfer, self.setup = OracleTransfer(setup), setup
+        self.model = train_classifier(setup, "predictor-oracle", build_predictor(setup),
+                                      cause_loss(setup), progress,
+                                      batch=self.transfer.training_batch)
+        return self

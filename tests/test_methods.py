@@ -101,3 +101,46 @@ def test_dr_oe_head_is_trained_through_reversed_gradients():
     assert torch.allclose(model.oe_head.weight.grad, head_grad)
     for rev, plain in zip(reversed_grad, model.trunk.parameters()):
         assert torch.allclose(rev, -plain.grad, atol=1e-6)
+
+
+def test_a_new_row_is_one_class_that_ist_run_trains_scores_and_names(tmp_path, monkeypatch, capsys):
+    """Adding a Table 1 row: one registered class, nothing else. The grid runs it through
+    ``ist run``, the cost and display name come from the class, and Table 1 shows it."""
+    import numpy as np
+    from ist_core import experiments
+    from ist_core.cli import main
+    from ist_core.methods import METHODS, Method
+    from ist_core.report import tables
+
+    class Majority(Method):
+        """Predicts the most frequent training cause; features are channel means."""
+
+        name, label, cost, in_paper = "majority", "Majority*", 0.01, False
+
+        def fit(self, setup, progress=True):
+            self.setup = setup
+            y = setup.dataset.meta["y"].to_numpy()[setup.fold.train]
+            self.cause = np.bincount(y).argmax()
+            return self
+
+        def embed(self, images):
+            return np.asarray(images, dtype=np.float32).mean(axis=(2, 3))
+
+        def predict(self, images):
+            return np.full(len(images), self.cause)
+
+    monkeypatch.setitem(METHODS, "majority", Majority)
+    assert main(["run", "--dataset", "synthetic-grid", "--profile", "tiny", "--methods",
+                 "majority", "--levels", "iid", "2", "--runs", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "2 run(s)" in out and "majority" in out
+    grid = experiments.plan("synthetic-grid", ["majority"], ["iid", "2"], profile="tiny",
+                            runs=tmp_path)
+    scores = experiments.collect(grid)
+    f1 = scores[scores["metric"] == "macro_f1"]["value"]
+    assert set(scores["method"]) == {"majority"} and len(f1) == 2
+    assert (f1 < 0.3).all()  # one cause of several: chance-like macro-F1
+    jobs = experiments._jobs(grid)
+    assert [job.cost for job, _ in jobs] == [0.01, 0.01]
+    table = tables.table1(scores)
+    assert "Majority*" in table.index and tables.NOT_IN_PAPER["majority"] == "Majority*"

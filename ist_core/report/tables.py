@@ -14,11 +14,13 @@ The paper's numbers (:data:`PAPER_TABLE1`) live in their own frames
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+
+from ..methods import METHODS
 
 __all__ = [
     "METHOD_NAMES",
@@ -43,22 +45,33 @@ __all__ = [
     "signed",
 ]
 
-# Method name -> display name, in the order of Table 1's rows: every method of the
-# registry (ist_core.methods.METHODS) and the paper's rows not yet built (shown as NA).
-METHOD_NAMES: dict[str, str] = {
-    "baseline": "Baseline",
-    "baseline-knn": "Baseline kNN",
-    "symphony-knn": "Symphony kNN",
-    "dr": "DR",
-    "mixstyle": "MixStyle",
-    "mixstyle-da": "MixStyle-DA",
-    "stargan2": "StarGANv2",
-    "ist": "IST",
-    "histmatch": "Histogram matching*",
-    "oracle": "Oracle*",
-}
-# Rows that bound every transfer and are not in the paper (marked * where shown).
-NOT_IN_PAPER = ("histmatch", "oracle")
+# Method name -> display name, in the order of Table 1's rows, and the rows that bound
+# every transfer and are not in the paper (marked * where shown): both from the methods'
+# own classes (ist_core.methods.METHODS).
+class _Labels(Mapping):
+    """Method name -> display name, read from the registry at each use (a row registered
+    later, e.g. in a notebook, is shown too)."""
+
+    def __init__(self, keep=lambda cls: True):
+        self._keep = keep
+
+    def __getitem__(self, name: str) -> str:
+        if name not in METHODS or not self._keep(METHODS[name]):
+            raise KeyError(name)
+        return METHODS[name].label
+
+    def __iter__(self):
+        return (name for name, cls in METHODS.items() if self._keep(cls))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+METHOD_NAMES: Mapping[str, str] = _Labels()
+NOT_IN_PAPER: Mapping[str, str] = _Labels(lambda cls: not cls.in_paper)
 
 # Dataset name -> display name, in the order the datasets sit side by side.
 DATASET_NAMES: dict[str, str] = {

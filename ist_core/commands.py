@@ -31,7 +31,7 @@ def _pairs(items: list[str] | None, what: str) -> dict:
 
 
 def _setup(args, level=None, fold=None, seed=None):
-    from . import setup_fold
+    from .train import setup_fold
 
     return setup_fold(
         args.dataset, level=args.level if level is None else level,
@@ -42,7 +42,7 @@ def _setup(args, level=None, fold=None, seed=None):
 
 
 def cmd_train(args):
-    from . import evaluate, train_encoder, train_ist, train_predictor
+    from .train import train_encoder, train_ist
 
     setup = _setup(args)
     progress = not args.no_progress
@@ -55,21 +55,21 @@ def cmd_train(args):
         train_ist(setup, progress=progress)
         result["run"] = str(setup.fold_level().run_dir("generator"))
     else:
-        transfer = None
-        if args.ist == "fold":
-            transfer = train_ist(setup, progress=progress)
-        elif args.ist is not None:
-            transfer = _load_generator(setup, Path(args.ist))
-        tag = None
+        from .experiments import test_macro_f1
+        from .methods import get_method
+
+        method = get_method("baseline" if args.ist is None else "ist")
+        kind = "naive" if args.ist is None else "ist"
         if args.ist not in (None, "fold"):
             import hashlib
 
-            tag = hashlib.sha1(str(Path(args.ist).resolve()).encode()).hexdigest()[:8]
-        predictor = train_predictor(setup, transfer, progress, tag=tag)
-        kind = "naive" if transfer is None else "ist" if tag is None else f"ist-{tag}"
-        result["run"] = str(setup.run_dir(f"predictor-{kind}", transfer is not None))
-        scores = evaluate(setup, {kind: (predictor, transfer)})
-        result["test_macro_f1"] = float(scores["value"].iloc[0])
+            method.transfer = _load_generator(setup, Path(args.ist))
+            method.tag = hashlib.sha1(str(Path(args.ist).resolve()).encode()).hexdigest()[:8]
+            kind = f"ist-{method.tag}"
+        method.fit(setup, progress)
+        result["run"] = str(setup.run_dir(f"predictor-{kind}", args.ist is not None))
+        _, predicted = method.outputs(setup.dataset.images[setup.fold.test])
+        result["test_macro_f1"] = float(test_macro_f1(setup, predicted))
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -83,11 +83,11 @@ def cmd_train(args):
 
 def _load_generator(setup, folder: Path):
     """A finished generator run given by its folder; it must belong to this fold."""
-    from ..models import StyleTransfer
-    from .ist import build_generator
-    from .loop import CONFIG, is_done, load_modules
-    from .pretrain import train_encoder
-    from .runtime import freeze
+    from .models import StyleTransfer
+    from .train.ist import build_generator
+    from .train.loop import CONFIG, is_done, load_modules
+    from .train.pretrain import train_encoder
+    from .train.runtime import freeze
 
     if not (folder / CONFIG).exists() or not is_done(folder):
         raise ValueError(f"--ist {folder}: not a finished generator run (no {CONFIG} and done.json); "
@@ -106,28 +106,22 @@ def _load_generator(setup, folder: Path):
 
 
 def cmd_ood(args):
-    """Naive vs IST predictor over levels, folds and seeds; a tidy CSV and a summary."""
-    import pandas as pd
+    """Naive vs IST predictor over levels, folds and seeds: the grid of ``ist run`` with
+    those two rows (the same runs); a tidy CSV and a summary."""
+    from .experiments import plan, run_grid
 
-    from . import run_fold
-    from ..splits import parse_level
-
-    frames = []
-    for level in args.levels:
-        for fold in args.folds:
-            for seed in args.seeds:
-                setup = _setup(args, level=level, fold=fold, seed=seed)
-                frame = run_fold(setup, progress=not args.no_progress)
-                print(frame.to_string(index=False, header=not frames), flush=True)
-                frames.append(frame)
-    scores = pd.concat(frames, ignore_index=True)
-    scores["level"] = [parse_level(v) for v in scores["level"]]
+    grid = plan([args.dataset], ["baseline", "ist"], args.levels, args.folds, args.seeds,
+                args.profile, ist=_pairs(args.set, "--set"), device=args.device, runs=args.runs,
+                **_pairs(args.knob, "--knob"))
+    scores = run_grid(grid, progress=not args.no_progress, log=lambda line: print(line, flush=True))
+    scores = (scores[scores["metric"] == "macro_f1"].replace({"method": {"baseline": "naive"}})
+              .reset_index(drop=True))
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         scores.to_csv(out, index=False)
     if args.save:
-        from ..results import write_summary
+        from .results import write_summary
 
         print(f"saved {write_summary(scores, args.dataset, args.profile, 'ist-ood')}")
     summary = scores.pivot_table(index="level", columns="method", values="value",
@@ -137,7 +131,7 @@ def cmd_ood(args):
 
 def cmd_run(args):
     """The Table 1 grid: train what is missing, print a summary, optionally store it."""
-    from ..experiments import pending, plan, provenance, run_grid, summary
+    from .experiments import pending, plan, provenance, run_grid, summary
 
     grid = plan(args.dataset, args.methods, args.levels, args.folds, args.seeds, args.profile,
                 ist=_pairs(args.set, "--set"), device=args.device, runs=args.runs,
@@ -156,7 +150,7 @@ def cmd_run(args):
         print(f"{len(needs)} run(s) wait for: {', '.join(kinds)}; run the same command where "
               "those are installed to complete them from the stored features")
     if args.save:
-        from ..results import write_summary
+        from .results import write_summary
 
         trained = provenance(grid)
         for name, frame in scores.groupby("dataset"):
@@ -166,7 +160,7 @@ def cmd_run(args):
 
 
 def cmd_transfer(args):
-    from . import train_ist, transfer
+    from .train import train_ist, transfer
 
     setup = _setup(args)
     model = train_ist(setup, progress=not args.no_progress)
@@ -192,7 +186,7 @@ def _images(setup, spec: list[str]) -> np.ndarray:
 
 
 def _common(p, level_required: bool = True, many_datasets: bool = False):
-    from ..profiles import PROFILES
+    from .profiles import PROFILES
 
     if many_datasets:
         p.add_argument("--dataset", nargs="+", default=["synthetic-grid"],
@@ -244,7 +238,7 @@ def add_parsers(sub) -> None:
                         "ist-ood.csv")
     p.set_defaults(func=cmd_ood)
 
-    from ..methods import METHODS
+    from .methods import METHODS
 
     p = sub.add_parser("run", help="the Table 1 grid: datasets x methods x levels x folds x seeds")
     _common(p, level_required=False, many_datasets=True)
