@@ -43,8 +43,19 @@ def test_grid_scores_every_method_level_and_metric(grid_runs):
         assert len(iid[iid["metric"] == metric]) == 2 * len(METHODS)
     ratio = iid.pivot_table(index=["dataset", "method"], columns="metric", values="value")
     assert np.allclose(ratio["lisi_ratio"], ratio["lisi_oe"] / ratio["lisi_cause"])
-    assert scores["value"].between(0, 100).all()
+    shares = scores[scores["metric"].isin(["macro_f1", "knn_batch_cv"])]["value"]
+    assert shares.between(0, 1).all()
+    # LISI counts labels per neighbourhood: from 1 to the number of causes (OEs)
+    for name, (_, data) in zip(("synthetic-grid", "synthetic-lincs"), grid_datasets(grid)):
+        part = iid[iid["dataset"] == name].set_index("metric")["value"]
+        assert part["lisi_cause"].between(1, data.n_causes).all()
+        assert part["lisi_oe"].between(1, data.meta["plate"].nunique()).all()
     assert not pending(grid)
+
+
+def grid_datasets(grid):
+    return [(name, grid.setup(next(r for r in grid.runs if r.dataset == name)).dataset)
+            for name in ("synthetic-grid", "synthetic-lincs")]
 
 
 def test_run_folders_hold_config_metrics_and_embeddings(grid_runs):

@@ -7,12 +7,19 @@ from ist_core.models.layers import AdaIN, GradientReversal, MixStyle
 
 
 def test_adain_takes_its_statistics_from_the_style():
+    """Each output channel has the mean ``beta`` and the spread ``1 + gamma`` that the
+    affine map gives the style, whatever the input's own statistics."""
+    torch.manual_seed(0)
     layer = AdaIN(2, style_dim=3)
-    torch.nn.init.zeros_(layer.affine.weight)
-    torch.nn.init.zeros_(layer.affine.bias)
-    out = layer(torch.randn(4, 2, 8, 8) * 5 + 3, torch.randn(4, 3))
-    # zero affine map: pure instance normalisation
-    assert torch.allclose(out.mean(dim=(2, 3)), torch.zeros(4, 2), atol=1e-5)
+    style = torch.randn(4, 3)
+    x = torch.randn(4, 2, 16, 16) * torch.tensor([5.0, 0.2])[None, :, None, None] + 3
+    out = layer(x, style)
+    gamma, beta = layer.affine(style).chunk(2, dim=1)
+    assert torch.allclose(out.mean(dim=(2, 3)), beta, atol=1e-4)
+    assert torch.allclose(out.std(dim=(2, 3), unbiased=False), (1 + gamma).abs(), atol=1e-3)
+    # another style, other statistics; another input, the same ones
+    assert not torch.allclose(layer(x, style.flip(0)).mean(dim=(2, 3)), beta, atol=1e-2)
+    assert torch.allclose(layer(x * 3 - 1, style).mean(dim=(2, 3)), beta, atol=1e-4)
 
 
 def test_gradient_reversal_is_identity_forward_and_flips_the_gradient():

@@ -103,3 +103,20 @@ def test_predictor_exposes_its_penultimate_features():
     x = torch.rand(2, 4, 64, 64)
     assert p.forward_features(x).shape == (2, 64)
     assert p(x).shape == (2, 5)
+
+
+def test_a_generator_reading_fewer_style_layers_has_a_shorter_code_and_runs():
+    torch.manual_seed(0)
+    enc = Encoder(3, 2, 2, width=8, image_size=32).eval()
+    full = Generator(enc.channels, width=8)
+    two = Generator(enc.channels, width=8, style_layers=2)
+    assert two.style_dim == 2 * sum(enc.channels[:2]) < full.style_dim
+    torch.nn.init.normal_(two.to_image.weight, std=0.1)
+    transfer = StyleTransfer(enc, two)
+    x, s = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    assert transfer.style_codes(s).shape == (2, two.style_dim)
+    out = transfer(x, s)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    assert (out - transfer(x, s.flip(-1))).abs().max() > 1e-4  # the two layers carry the style
+    with pytest.raises(ValueError, match="style_layers must lie in 1..5"):
+        Generator(enc.channels, width=8, style_layers=6)

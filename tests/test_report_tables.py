@@ -278,11 +278,6 @@ def test_sentences_skip_missing_numbers():
     assert not any("Level-1" in s or "cLISI" in s for s in sentences)
 
 
-def test_public_names_are_exported_from_report():
-    for name in tables.__all__:
-        assert getattr(report, name) is getattr(tables, name)
-
-
 def test_signed_differences_keep_their_sign_and_never_print_minus_zero():
     assert [report.signed(v) for v in (0.054, -0.121, -0.004, 0.004, 0.0)] == \
         ["+0.05", "-0.12", "+0.00", "+0.00", "+0.00"]

@@ -55,7 +55,13 @@ def test_iid_is_stratified_and_disjoint(grid_tiny):
     y = grid_tiny.meta["y"].to_numpy()
     frac = np.bincount(y[fold.test]) / np.bincount(y)
     assert np.allclose(frac, 0.25, atol=0.03)
-    assert make_folds(grid_tiny.meta, "iid", seed=3)[0].test.tolist() == iid_split(grid_tiny.meta, seed=3).test.tolist()
+    # the seed moves the split; the same seed gives the same one
+    other = iid_split(grid_tiny.meta, test_frac=0.25, seed=4)
+    assert fold.test.tolist() != other.test.tolist()
+    assert iid_split(grid_tiny.meta, test_frac=0.25, seed=3).test.tolist() == fold.test.tolist()
+    # make_folds' IID level is one fold with every cause on both sides
+    (only,) = make_folds(grid_tiny.meta, "iid", seed=3)
+    assert set(y[only.train]) == set(y[only.test]) == set(y)
 
 
 def test_parse_level():

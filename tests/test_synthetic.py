@@ -1,5 +1,7 @@
 import re
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -175,7 +177,6 @@ def test_coarse_target_picks_a_well_with_the_seed(grid_tiny):
     picked = {target_path(grid_tiny, plate, seed=s)["well"] for s in range(8)}
     assert len(picked) > 1  # not always the first well
     assert picked <= set(meta.loc[meta["plate"] == plate, "well"])
-    assert target_path(grid_tiny, plate, seed=5) == target_path(grid_tiny, plate, seed=5)
     # a well is used as it is, whatever the seed
     well = meta["well"][40]
     assert {target_path(grid_tiny, well, seed=s)["well"] for s in range(5)} == {well}
@@ -260,9 +261,12 @@ def test_a_cell_is_keyed_on_its_well_not_on_the_table_order():
 
 
 def test_cache_key_covers_every_module_that_shapes_the_pixels(tmp_path, monkeypatch):
-    names = {p.name for p in synthetic.GENERATOR_FILES}
-    assert {"synthetic.py", "design.py", "store.py"} <= names
-    assert all(p.is_file() for p in synthetic.GENERATOR_FILES)
+    # every module under ist_core/data that synthetic.py imports shapes the pixels
+    import re
+
+    source = Path(synthetic.__file__).read_text()
+    imported = {f"{m}.py" for m in re.findall(r"^from \.(\w+) import", source, re.M)}
+    assert imported and imported | {"synthetic.py"} <= {p.name for p in synthetic.GENERATOR_FILES}
     copies = []
     for p in synthetic.GENERATOR_FILES:
         copy = tmp_path / p.name

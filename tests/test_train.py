@@ -319,3 +319,35 @@ def test_test_time_styles_do_not_make_a_new_generator_run(tmp_path):
                    ist={"content": 0.5})
     assert a.run_dir("generator") == b.run_dir("generator") != c.run_dir("generator")
     assert a.config("generator", 1) == b.config("generator", 1)
+
+
+def test_test_time_correction_averages_the_re_rendered_views(tmp_path):
+    """predict_proba with a transfer: the mean of the softmax over ``test_styles``
+    re-renderings into training images; embed: the features of one re-rendering."""
+    from ist_core.train.predictor import build_predictor, embed, predict_proba, restyle
+    from ist_core.train.runtime import to_tensor
+
+    setup = setup_fold("synthetic-grid", level="2", fold=0, profile="tiny", runs=tmp_path)
+    model = build_predictor(setup).eval()
+    images = setup.dataset.images[setup.fold.test[:8]]
+    x = to_tensor(images, setup.device)
+
+    def style_only(content, style, style_oe):  # a "transfer" that returns the style image
+        return style
+
+    styles = setup.images()
+    views = [restyle(setup, style_only, x, styles, (0, j)) for j in range(3)]
+    assert not torch.equal(views[0], views[1])  # each view draws other style images
+    with torch.no_grad():
+        want = sum(torch.softmax(model(v), dim=1) for v in views) / 3
+        features = model.forward_features(restyle(setup, style_only, x, styles, (0, "embed")))
+    got = predict_proba(setup, model, images, style_only, test_styles=3)
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-5)
+    one = predict_proba(setup, model, images, style_only, test_styles=1)
+    assert np.abs(one - got).max() > 1e-4
+    plain = predict_proba(setup, model, images)
+    with torch.no_grad():
+        np.testing.assert_allclose(plain, torch.softmax(model(x), dim=1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(embed(setup, model, images, style_only), features.numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="test_styles must be at least 1"):
+        predict_proba(setup, model, images, style_only, test_styles=0)
