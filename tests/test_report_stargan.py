@@ -42,7 +42,7 @@ def test_predictor_umaps_draw_one_row_per_predictor_and_one_column_per_label(mon
     # the layout is under test here; the book's tiny run draws real UMAPs
     from sklearn.decomposition import PCA
 
-    monkeypatch.setattr(report.stargan, "_umap", lambda random_state: PCA(2))
+    monkeypatch.setattr(report.stargan, "umap_model", lambda random_state: PCA(2))
     rng = np.random.default_rng(0)
     meta = pd.DataFrame({"y_name": np.repeat(["a", "b"], 30), "plate": np.tile(["p1", "p2", "p3"], 20)})
     feats = {"Baseline": rng.normal(size=(60, 5)), "IST": rng.normal(size=(60, 5))}

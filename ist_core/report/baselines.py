@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import _figure
+from .plotting import figure
 
 __all__ = ["neighbour_shares", "plot_neighbour_shares", "plot_dr_training", "plot_mixstyle_stats", "plot_lisi_shift", "plot_scores_by_level"]
 
@@ -25,7 +25,7 @@ def neighbour_shares(features: np.ndarray, causes, oes, k: int = 15) -> pd.DataF
 
 def plot_neighbour_shares(shares: pd.DataFrame, chance: dict[str, float]):
     """Histograms of :func:`neighbour_shares`, with the share a random neighbour would give."""
-    fig, axes = _figure(1, 2, (8, 3))
+    fig, axes = figure(1, 2, (8, 3))
     bins = np.linspace(0, 1, 17)
     for ax, (column, colour) in zip(axes[0], [("same cause", "C0"), ("same OE", "C3")]):
         ax.hist(shares[column], bins, color=colour, alpha=0.8)
@@ -42,7 +42,7 @@ def plot_dr_training(folder: str | Path, chance: float | None = None):
     """DR's training log: the OE head's accuracy (which the reversed gradient pushes down)
     and the cause loss (which should still fall), per logged step."""
     log = pd.read_csv(Path(folder) / "losses.csv")
-    fig, axes = _figure(1, 2, (8, 3))
+    fig, axes = figure(1, 2, (8, 3))
     ax = axes[0, 0]
     ax.plot(log["step"], log["oe_acc"], color="C3")
     if chance is not None:
@@ -64,7 +64,7 @@ def plot_mixstyle_stats(features: np.ndarray, mixed: np.ndarray, partner: np.nda
     mu, sd = features.mean(axis=(2, 3)), features.std(axis=(2, 3))
     mu_m, sd_m = mixed.mean(axis=(2, 3)), mixed.std(axis=(2, 3))
     c = slice(0, channels)
-    fig, axes = _figure(1, 2, (8, 3.5))
+    fig, axes = figure(1, 2, (8, 3.5))
     for ax, before, after, other, name in [(axes[0, 0], mu[:, c], mu_m[:, c], mu[partner][:, c], "mean"),
                                            (axes[0, 1], sd[:, c], sd_m[:, c], sd[partner][:, c], "std")]:
         ax.scatter(before.ravel(), other.ravel(), s=6, color="0.75", label="partner's value")
@@ -82,7 +82,7 @@ def plot_lisi_shift(before: dict[str, np.ndarray], after: dict[str, np.ndarray],
                     titles=("LISI over OEs (higher: OEs mixed)", "LISI over causes (lower: causes apart)")):
     """Per-cell LISI distributions before and after a correction (e.g. Symphony), one panel
     per label (keys of ``before``/``after`` in the same order as ``titles``)."""
-    fig, axes = _figure(1, len(before), (4 * len(before), 3))
+    fig, axes = figure(1, len(before), (4 * len(before), 3))
     for ax, key, title in zip(axes[0], before, titles):
         bins = np.linspace(1, max(before[key].max(), after[key].max()), 30)
         ax.hist(before[key], bins, alpha=0.6, color="C0", label=f"baseline ({before[key].mean():.2f})")
@@ -101,7 +101,7 @@ def plot_scores_by_level(scores: pd.DataFrame, methods: dict[str, str], dataset_
     datasets = list(dict.fromkeys(f1["dataset"]))
     order = ["iid", "1", "2", "3"]
     labels = {"iid": "IID", "1": "level 1", "2": "level 2", "3": "level 3"}
-    fig, axes = _figure(1, len(datasets), (4.2 * len(datasets) + 1.8, 3.6))
+    fig, axes = figure(1, len(datasets), (4.2 * len(datasets) + 1.8, 3.6))
     for ax, name in zip(axes[0], datasets):
         sub = f1[f1["dataset"] == name]
         levels = [lv for lv in order if lv in set(sub["level"])]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .data import _figure
+from .plotting import figure
 
 __all__ = ["plot_sweep"]
 
@@ -20,7 +20,7 @@ def plot_sweep(scores: pd.DataFrame, knob: str, level: str = "2", title: str = "
     """Macro-F1 at ``level`` of each reference row against the values of ``knob`` (mean and
     sd over folds and seeds): where a perfect transfer stops helping."""
     data = scores[(scores["knob"] == knob) & (scores["level"].astype(str) == str(level))]
-    fig, axes = _figure(1, 1, (5.2, 3.2))
+    fig, axes = figure(1, 1, (5.2, 3.2))
     ax = axes.flat[0]
     for name, part in data.groupby("row", sort=False):
         stats = part.groupby("knob_value")["value"].agg(["mean", "std"]).fillna(0)

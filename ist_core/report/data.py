@@ -5,31 +5,19 @@ from state left in a notebook.
 Every plotting function returns a :class:`matplotlib.figure.Figure` that is already
 closed in pyplot: a notebook shows it once, as the value of the cell, and a script can
 ``fig.savefig(...)`` it.
-
-Colour convention of the composites (:func:`to_rgb`): nucleus blue, mitochondria
-green, actin / cytoskeleton red, membrane a dim grey on top, any other channel from
-a fixed fallback palette.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..data.store import OE_LEVELS, Dataset
+from .plotting import DPI, channel_colours, figure, natural_key, stretch, to_rgb
 
 __all__ = [
-    "CHANNEL_COLOURS",
-    "DPI",
-    "FALLBACK_COLOURS",
-    "SCALINGS",
-    "channel_colours",
-    "to_rgb",
-    "stretch",
-    "natural_key",
     "ordered_oes",
     "plot_cell_grid",
     "plot_channels",
@@ -45,77 +33,6 @@ __all__ = [
     "profile_table",
 ]
 
-# Channel name (lower case) -> RGB weight of that channel in a composite.
-CHANNEL_COLOURS: dict[str, tuple[float, float, float]] = {
-    "nucleus": (0.0, 0.0, 1.0),
-    "dna": (0.0, 0.0, 1.0),
-    "mitochondria": (0.0, 1.0, 0.0),
-    "mito": (0.0, 1.0, 0.0),
-    "actin": (1.0, 0.0, 0.0),
-    "cytoskeleton": (1.0, 0.0, 0.0),
-    "agp": (1.0, 0.0, 0.0),
-    "membrane": (0.35, 0.35, 0.35),
-}
-# Figures are drawn at this resolution and sized to fit the book's text column
-# (about 8 inches), so they appear at their natural size, labels readable.
-DPI = 100
-# For channels with other names, in order of appearance.
-FALLBACK_COLOURS = [(1.0, 1.0, 0.0), (0.0, 1.0, 1.0), (1.0, 0.0, 1.0), (0.5, 0.5, 0.5)]
-SCALINGS = ("global", "image", "none")
-
-
-def channel_colours(channels: Sequence[str]) -> np.ndarray:
-    """RGB weight of each channel, ``(C, 3)``, following :data:`CHANNEL_COLOURS`."""
-    out, spare = [], iter(FALLBACK_COLOURS * len(channels))
-    for name in channels:
-        out.append(CHANNEL_COLOURS.get(str(name).lower()) or next(spare))
-    return np.asarray(out, dtype=np.float32)
-
-
-def to_rgb(
-    images: np.ndarray,
-    channels: Sequence[str],
-    scale: str = "global",
-    percentiles: tuple[float, float] = (0.5, 99.5),
-) -> np.ndarray:
-    """Composite multichannel images ``(N, C, H, W)`` (or one ``(C, H, W)``) into RGB
-    ``(N, H, W, 3)`` (or ``(H, W, 3)``) in [0, 1].
-
-    ``scale`` sets how each channel is stretched before colouring: ``"global"`` maps the
-    given percentiles of that channel over *all* images passed to 0 and 1, so brightness
-    differences between images (e.g. between plates) stay visible; ``"image"`` does so
-    per image, which shows shape best but hides intensity batch effects; ``"none"`` uses
-    the stored values, already in [0, 1].
-    """
-    x = np.asarray(images, dtype=np.float32)
-    single = x.ndim == 3
-    if single:
-        x = x[None]
-    if x.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
-    if x.shape[1] != len(channels):
-        raise ValueError(f"{x.shape[1]} channels in the images but {len(channels)} names given")
-    x = stretch(x, scale, percentiles)
-    rgb = np.clip(np.einsum("nchw,ck->nhwk", x, channel_colours(channels)), 0.0, 1.0)
-    return rgb[0] if single else rgb
-
-
-def stretch(x: np.ndarray, scale: str = "global", percentiles=(0.5, 99.5)) -> np.ndarray:
-    """Map each channel of ``x`` ``(N, C, H, W)`` to [0, 1] as described in :func:`to_rgb`."""
-    if scale not in SCALINGS:
-        raise ValueError(f"unknown scale {scale!r}; choose one of {SCALINGS}")
-    x = np.asarray(x, dtype=np.float32)
-    if scale == "none":
-        return np.clip(x, 0.0, 1.0)
-    axes = (0, 2, 3) if scale == "global" else (2, 3)
-    lo = np.percentile(x, percentiles[0], axis=axes, keepdims=True)
-    hi = np.percentile(x, percentiles[1], axis=axes, keepdims=True)
-    return np.clip((x - lo) / np.maximum(hi - lo, 1e-6), 0.0, 1.0)
-
-
-def natural_key(name) -> list:
-    """Sort key that orders ``plate2`` before ``plate10``."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name))]
 
 
 def _group_order(dataset: Dataset, by: str) -> list:
@@ -141,14 +58,6 @@ def ordered_oes(dataset: Dataset, level: str) -> list[str]:
     pairs = dataset.meta[parents].drop_duplicates(subset=[level])
     rows = sorted(pairs.itertuples(index=False), key=lambda r: [natural_key(v) for v in r])
     return [str(r[-1]) for r in rows]
-
-
-def _figure(nrows: int, ncols: int, figsize, **kw):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, dpi=DPI, **kw)
-    plt.close(fig)  # shown once, as the cell's value, not again by the inline backend
-    return fig, axes
 
 
 def plot_cell_grid(
@@ -182,7 +91,7 @@ def plot_cell_grid(
         picks.append(np.sort(rng.choice(idx, size=min(n_per_group, len(idx)), replace=False)))
     flat = np.concatenate(picks)
     rgb = to_rgb(np.asarray(dataset.images[flat]), dataset.channels, scale=scale)
-    fig, axes = _figure(
+    fig, axes = figure(
         len(shown), n_per_group, (cell_size * n_per_group + 1.6, cell_size * len(shown) + 0.5)
     )
     k = 0
@@ -217,7 +126,7 @@ def plot_channels(dataset: Dataset, index: int | None = None, seed: int = 0, sca
         index = int(np.random.default_rng(seed).integers(len(dataset)))
     image = np.asarray(dataset.images[index])  # (C, H, W)
     n = len(dataset.channels)
-    fig, axes = _figure(1, n + 1, (min(2.0 * (n + 1), 8.4), 2.4))
+    fig, axes = figure(1, n + 1, (min(2.0 * (n + 1), 8.4), 2.4))
     colours = channel_colours(dataset.channels)
     for c, name in enumerate(dataset.channels):
         # one channel alone in grey, easier to read than dark pure blue; its name in its colour
@@ -260,7 +169,7 @@ def plot_design_matrix(dataset: Dataset, level: str = "plate", ax=None, held_out
     if ax is None:
         width = min(3.0 + 0.25 * n_cols, 8.4)
         height = min(1.6 + 0.22 * n_rows, 9.0)
-        fig, axes = _figure(1, 1, (width, height), layout="constrained")
+        fig, axes = figure(1, 1, (width, height), layout="constrained")
         ax = axes[0, 0]
     fig = ax.figure
     shown = np.ma.masked_equal(counts, 0)
@@ -418,7 +327,7 @@ def plot_counterfactuals(
     rgb = to_rgb(np.stack(stack), dataset.channels, scale=scale)  # one scale for every panel
     n_cols = len(targets) + 1
     label_width = 1.3 if len(modes) > 1 else 0.0
-    fig, axes = _figure(len(modes), n_cols, (min(1.2 * n_cols + label_width, 8.4),
+    fig, axes = figure(len(modes), n_cols, (min(1.2 * n_cols + label_width, 8.4),
                                               0.4 + 1.6 * len(modes)))
     for row, mode in enumerate(modes):
         for j, oe in enumerate([own, *targets]):
@@ -449,7 +358,7 @@ def plot_diagnostics(result: dict):
     cause's chance (its largest plate's share); (b, c) cause macro-F1 on an IID split,
     leaving a plate out and leaving a series out, from pixels and (synthetic data) from the
     true latents."""
-    fig, axes = _figure(1, 2, (8.4, 3.2), gridspec_kw={"width_ratios": [1.3, 2.4]})
+    fig, axes = figure(1, 2, (8.4, 3.2), gridspec_kw={"width_ratios": [1.3, 2.4]})
     left, right = axes[0]
     records = result["plate_by_cause"]
     xs = np.arange(len(records))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import _figure, natural_key, to_rgb
+from .plotting import figure, scatter_groups, to_rgb, umap_model
 
 __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
@@ -17,25 +17,6 @@ __all__ = [
 
 LEVEL_LABELS = {"iid": "IID", "1": "level 1\n(section out)", "2": "level 2\n(plate out)",
                 "3": "level 3\n(series out)"}
-
-
-def _umap(**kw):
-    """umap-learn's UMAP, imported here (it takes seconds) without the warning its tqdm
-    import prints in notebooks that lack ipywidgets.
-
-    numba's default OpenMP threads keep spinning after a UMAP fit and slow every later
-    PyTorch step in the same process five- to forty-fold on two cores; its workqueue
-    layer does not (set before numba starts its threads).
-    """
-    import warnings
-
-    import numba
-
-    numba.config.THREADING_LAYER = "workqueue"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        import umap
-    return umap.UMAP(n_neighbors=15, min_dist=0.3, n_jobs=1, **kw)
 
 
 def network_table(networks: dict) -> pd.DataFrame:
@@ -51,7 +32,7 @@ def plot_losses(run_folder, title: str = "", smooth: int = 3):
     terms = [c for c in log.columns if c not in ("step", "seconds", "total")]
     cols = min(3, len(terms))
     rows = -(-len(terms) // cols)
-    fig, axes = _figure(rows, cols, (8, 2.2 * rows))
+    fig, axes = figure(rows, cols, (8, 2.2 * rows))
     for ax, term in zip(axes.flat, terms):
         ax.plot(log["step"], log[term], color="0.75", lw=1)
         ax.plot(log["step"], log[term].rolling(smooth, min_periods=1).mean(), color="C0", lw=1.5)
@@ -72,7 +53,7 @@ def plot_oe_umap(feats: dict, oes: dict, seed: int = 0, n_targets: int = 3):
     by OE, with re-rendered images placed by the same map. Left: the inputs, at their
     own OE; right: the outputs, coloured by the OE they were rendered into. Only the
     outputs aimed at ``n_targets`` OEs are drawn, so that each can be followed."""
-    reducer = _umap(random_state=seed)
+    reducer = umap_model(random_state=seed)
     real = reducer.fit_transform(feats["real"])
     names = sorted(set(oes["real"]), key=str)
     colours = {n: f"C{i % 10}" for i, n in enumerate(names)}
@@ -80,7 +61,7 @@ def plot_oe_umap(feats: dict, oes: dict, seed: int = 0, n_targets: int = 3):
     chosen = np.isin(oes["target"], targets)
     inputs = reducer.transform(feats["input"][chosen])
     outputs = reducer.transform(feats["output"][chosen])
-    fig, axes = _figure(1, 2, (8, 4), sharex=True, sharey=True)
+    fig, axes = figure(1, 2, (8, 4), sharex=True, sharey=True)
     axes = axes[0]
     for ax, pts, labels, title in ((axes[0], inputs, oes["input"][chosen], "inputs, at their own OE"),
                                    (axes[1], outputs, oes["target"][chosen],
@@ -109,7 +90,7 @@ def plot_transfer_strip(dataset, content: int, styles: list[int], truth: np.ndar
     every = np.concatenate([x, *rows.values()])
     rgb = to_rgb(np.clip(every, 0, 1), dataset.channels, scale="global")
     ncols = len(styles) + 1
-    fig, axes = _figure(len(rows), ncols, (1.3 * ncols + 0.8, 1.35 * len(rows) + 0.3))
+    fig, axes = figure(len(rows), ncols, (1.3 * ncols + 0.8, 1.35 * len(rows) + 0.3))
     wells = dataset.meta["well"].to_numpy()
     start = 1
     for r, (label, _) in enumerate(rows.items()):
@@ -143,7 +124,7 @@ def plot_fidelity_pairs(dataset, pairs: dict, n: int = 6):
     names = list(columns)
     every = np.concatenate([np.clip(columns[k][:n], 0, 1) for k in names])
     rgb = to_rgb(every, dataset.channels, scale="global")
-    fig, axes = _figure(n, len(names), (1.25 * len(names), 1.25 * n + 0.3))
+    fig, axes = figure(n, len(names), (1.25 * len(names), 1.25 * n + 0.3))
     for c, name in enumerate(names):
         for r in range(n):
             ax = axes[r, c]
@@ -177,7 +158,7 @@ def plot_ood(scores: pd.DataFrame, chance: float | None = None):
     levels = [lvl for lvl in LEVEL_LABELS if lvl in set(scores["level"])]
     methods = list(dict.fromkeys(scores["method"]))
     width = 0.8 / len(methods)
-    fig, axes = _figure(1, 1, (7, 3))
+    fig, axes = figure(1, 1, (7, 3))
     ax = axes[0, 0]
     for m, method in enumerate(methods):
         for i, level in enumerate(levels):
@@ -246,30 +227,13 @@ def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame, method: str
     return " ".join(text)
 
 
-def _scatter_groups(ax, xy: np.ndarray, labels, title: str, size: float = 4,
-                   legend: bool = True) -> None:
-    """Points ``xy`` (N, 2) coloured by ``labels`` (one colour per label, in natural
-    order), without ticks; a legend when asked and there are at most 12 labels."""
-    values = np.asarray(labels).astype(str)
-    names = sorted(set(values), key=natural_key)
-    for i, name in enumerate(names):
-        pick = values == name
-        ax.scatter(xy[pick, 0], xy[pick, 1], s=size, color=f"C{i % 10}", label=name,
-                   linewidths=0, alpha=0.8)
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if legend and len(names) <= 12:
-        ax.legend(fontsize=6, markerscale=2.5, frameon=False, loc="best")
-
-
 def plot_feature_umap(features: np.ndarray, meta: pd.DataFrame, by=("y_name", "plate"),
                       titles=("coloured by cause", "coloured by plate"), seed: int = 0):
     """One UMAP of ``features`` (N, D), drawn once per column of ``meta`` in ``by``."""
-    xy = _umap(random_state=seed).fit_transform(features)
-    fig, axes = _figure(1, len(by), (4 * len(by), 4))
+    xy = umap_model(random_state=seed).fit_transform(features)
+    fig, axes = figure(1, len(by), (4 * len(by), 4))
     for ax, column, title in zip(axes[0], by, titles):
-        _scatter_groups(ax, xy, meta[column], title)
+        scatter_groups(ax, xy, meta[column], title)
     fig.tight_layout()
     return fig
 

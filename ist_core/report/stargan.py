@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import _figure, to_rgb
-from .ist import _umap, _scatter_groups
+from .plotting import figure, to_rgb
+from .plotting import scatter_groups, umap_model
 
 __all__ = ["plot_counterfactual_differences", "plot_predictor_umaps", "rate_table"]
 
@@ -35,7 +35,7 @@ def plot_counterfactual_differences(dataset, pairs: dict, methods=("IST", "StarG
     columns = ["content", "style", "truth (keep)"]
     for m in methods:
         columns += [m, f"|{m} − truth|"]
-    fig, axes = _figure(n, len(columns), (1.3 * len(columns) + 0.6, 1.3 * n + 0.4))
+    fig, axes = figure(n, len(columns), (1.3 * len(columns) + 0.6, 1.3 * n + 0.4))
     shown = None
     for c, name in enumerate(columns):
         for r in range(n):
@@ -66,11 +66,11 @@ def plot_predictor_umaps(features: dict, meta: pd.DataFrame, by=("y_name", "plat
     if lengths != {len(meta)}:
         raise ValueError(f"every feature set needs one row per row of meta ({len(meta)}); got "
                          f"{sorted(lengths)}")
-    fig, axes = _figure(len(names), len(by), (3.6 * len(by), 3.4 * len(names)))
+    fig, axes = figure(len(names), len(by), (3.6 * len(by), 3.4 * len(names)))
     for r, name in enumerate(names):
-        xy = _umap(random_state=seed).fit_transform(np.asarray(features[name], np.float32))
+        xy = umap_model(random_state=seed).fit_transform(np.asarray(features[name], np.float32))
         for c, (column, title) in enumerate(zip(by, titles)):
-            _scatter_groups(axes[r, c], xy, meta[column], f"{name}: coloured by {title}", size=3,
+            scatter_groups(axes[r, c], xy, meta[column], f"{name}: coloured by {title}", size=3,
                            legend=r == 0)
     fig.tight_layout()
     return fig
