@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import LeaveOneGroupOut, train_test_split
 
 LEVEL_COLUMN = {1: "section", 2: "plate", 3: "series"}
 LEVEL_NAMES = ("iid", "1", "2", "3")
@@ -96,13 +96,13 @@ def level_folds(meta: pd.DataFrame, level) -> list[Fold]:
     if column is None:
         raise ValueError("IID has no held-out groups; use iid_split")
     level = parse_level(level)
-    groups = meta[column].to_numpy()
+    # groups coded in order of appearance, so that LeaveOneGroupOut's k-th fold holds out
+    # the k-th OE of the design
+    codes, names = pd.factorize(meta[column])
     folds = []
-    for k, group in enumerate(pd.unique(groups)):
-        in_group = groups == group
-        train, test = np.flatnonzero(~in_group), np.flatnonzero(in_group)
+    for k, (train, test) in enumerate(LeaveOneGroupOut().split(meta, groups=codes)):
         test, dropped = _keep_known_causes(meta, train, test)
-        fold = Fold(level, k, (str(group),), train, test, dropped)
+        fold = Fold(level, k, (str(names[k]),), train, test, dropped)
         check_no_leak(meta, fold)
         folds.append(fold)
     return folds

@@ -81,3 +81,17 @@ def test_knn_reference_excludes_own_oe(grid_tiny):
         assert set(refs) <= set(fold.train)
         seen += len(queries)
     assert seen == len(fold.test)
+
+
+@pytest.mark.parametrize("level, column", [(1, "section"), (2, "plate"), (3, "series")])
+def test_level_folds_hold_out_each_oe_in_design_order(grid_tiny, level, column):
+    import pandas as pd
+
+    meta = grid_tiny.meta
+    folds = make_folds(meta, level)
+    assert [f.held_out[0] for f in folds] == [str(g) for g in pd.unique(meta[column])]
+    assert [f.fold for f in folds] == list(range(len(folds)))
+    for f in folds:
+        group = np.flatnonzero(meta[column].astype(str).to_numpy() == f.held_out[0])
+        assert np.array_equal(f.train, np.setdiff1d(np.arange(len(meta)), group))
+        assert np.isin(f.test, group).all() and len(f.test) + f.dropped == len(group)

@@ -296,7 +296,6 @@ def _zip(path: Path, name: str, symlink_to: str | None = None) -> Path:
 
 UNSAFE = {
     "tar-dotdot": lambda d, out: _tar(d / "a.tar.gz", _member("../evil.txt")),
-    "tar-absolute": lambda d, out: _tar(d / "a.tar.gz", _member(str(out / "evil.txt"))),
     "tar-symlink-out": lambda d, out: _tar(
         d / "a.tar.gz", _member("grid/link", tarfile.SYMTYPE, "../../outside"),
         _member("grid/link/evil.txt")),
@@ -320,6 +319,16 @@ def test_unsafe_archive_members_are_refused(tmp_path, case):
         safe_extract(archive, dest)
     assert not dest.exists() and not dest.with_name("extracted.partial").exists()
     assert not list(tmp_path.rglob("evil*")) and not list(outside.iterdir())
+
+
+def test_an_absolute_tar_member_lands_inside_the_target_folder(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    archive = _tar(tmp_path / "a.tar.gz", _member(str(outside / "evil.txt")))
+    dest = safe_extract(archive, tmp_path / "work" / "extracted")
+    assert not list(outside.iterdir())
+    inside = list(dest.rglob("evil.txt"))
+    assert len(inside) == 1 and inside[0].read_bytes() == b"evil"
 
 
 def test_unsafe_archive_through_fetch_writes_nothing(tmp_path, server):

@@ -402,7 +402,8 @@ def safe_extract(
 
 
 def _unsafe_name(name: str) -> str | None:
-    """Why an archive member name may not be extracted, or None when it is safe."""
+    """Why a zip member name may not be extracted, or None when it is safe (zipfile would
+    silently strip what is refused here; tar members go through tarfile's own filter)."""
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
         return "has an absolute path"
     if ".." in re.split(r"[\\/]+", name):
@@ -411,7 +412,7 @@ def _unsafe_name(name: str) -> str | None:
 
 
 def _unsafe_link(name: str, target: str) -> str | None:
-    """Why a symbolic link from member ``name`` to ``target`` is unsafe, or None."""
+    """Why a zip member ``name`` stored as a symbolic link to ``target`` is unsafe, or None."""
     if target.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", target):
         return f"is a link to the absolute path {target!r}"
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
@@ -429,28 +430,21 @@ def _refuse(archive: Path, member: str, why: str):
 
 
 def _extract_tar(archive: Path, dest: Path, progress: bool) -> None:
-    """Check every tar member, then extract them (with tarfile's 'data' filter where available)."""
-    has_filter = hasattr(tarfile, "data_filter")
+    """Check every tar member with tarfile's own 'data' filter (absolute names are made
+    relative; members or links that leave the folder, device files and pipes are
+    refused), then extract them through the same filter."""
+    if not hasattr(tarfile, "data_filter"):
+        raise RuntimeError("extracting the archive safely needs tarfile's data filter: "
+                           "Python >= 3.10.12, 3.11.4 or 3.12")
     with tarfile.open(archive) as tar:
         members = tar.getmembers()
         for m in members:
-            why = _unsafe_name(m.name)
-            if why is None and m.issym():
-                why = _unsafe_link(m.name, m.linkname)
-            if why is None and m.islnk():
-                why = _unsafe_name(m.linkname) and f"is a hard link to {m.linkname!r} outside"
-            if why is None and (m.isdev() or m.isfifo()):
-                why = "is a device file or pipe"
-            if why is None and (m.issym() or m.islnk()) and not has_filter:
-                # without tarfile's filter, chained links cannot be checked reliably
-                why = "is a link (links need Python >= 3.10.12 to be extracted safely)"
-            if why:
-                _refuse(archive, m.name, why)
+            try:
+                tarfile.data_filter(m, str(dest))
+            except tarfile.FilterError as err:
+                _refuse(archive, m.name, f"is refused by tarfile's data filter ({err})")
         bar = tqdm(members, desc=f"extracting {archive.name}", unit="file", disable=not progress)
-        if has_filter:
-            tar.extractall(dest, members=bar, filter="data")
-        else:
-            tar.extractall(dest, members=bar)
+        tar.extractall(dest, members=bar, filter="data")
 
 
 def _extract_zip(archive: Path, dest: Path, progress: bool) -> None:
