@@ -29,6 +29,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from .values import typed
+
 PROFILES = ("tiny", "quick", "paper")
 CHAPTER_SUFFIX = ".md"
 BOOK_FILES = ("_config.yml", "_toc.yml")
@@ -203,7 +205,14 @@ def sync_notebooks(root: str | os.PathLike | None = None, check: bool = False) -
 
 
 def chapter_parameters(path: str | os.PathLike) -> dict:
-    """Names and default values assigned in the chapter's ``parameters`` cell."""
+    """Names and default values of the chapter's ``parameters`` cell, as papermill reads
+    them (:func:`papermill.inspect_notebook`); a default that is not a literal is None
+    (any value is accepted)."""
+    import tempfile
+
+    import jupytext
+    import papermill
+
     path = Path(path)
     nb = read_chapter(path)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
@@ -212,16 +221,16 @@ def chapter_parameters(path: str | os.PathLike) -> dict:
             f"chapter {path.stem!r} ({path.name}) needs exactly one cell tagged 'parameters', "
             f"found {len(cells)}"
         )
+    with tempfile.TemporaryDirectory() as tmp:
+        twin = Path(tmp) / f"{path.stem}.ipynb"
+        jupytext.write(nb, twin, fmt="ipynb")
+        found = papermill.inspect_notebook(str(twin))
     params = {}
-    for node in ast.parse(cells[0]["source"]).body:
-        if isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    try:
-                        params[target.id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        params[target.id] = None  # not a literal: any value is accepted
+    for name, spec in found.items():
+        try:
+            params[name] = ast.literal_eval(spec["default"])
+        except (ValueError, SyntaxError):
+            params[name] = None
     if "profile" not in params:
         raise BookError(f"chapter {path.stem!r}: its parameters cell must define `profile`")
     return params
@@ -229,19 +238,9 @@ def chapter_parameters(path: str | os.PathLike) -> dict:
 
 def _coerce(name: str, value, default, chapter: str):
     """A value given as text (command line) takes the type of the chapter's default."""
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
-        return value
     try:
-        if isinstance(default, bool):
-            if value.lower() in ("true", "1", "yes"):
-                return True
-            if value.lower() in ("false", "0", "no"):
-                return False
-            raise ValueError(value)
-        if isinstance(default, (int, float)):
-            return type(default)(value)
-        return ast.literal_eval(value)
-    except (ValueError, SyntaxError):
+        return typed(name, value, default, "parameter", parse=True)
+    except ValueError:
         raise BookError(
             f"parameter {name}={value!r}: chapter {chapter!r} expects "
             f"{type(default).__name__} (default {default!r})"

@@ -8,26 +8,12 @@ import sys
 
 from .data import DATASETS, MetadataError
 from .splits import LEVEL_NAMES
-
-
-def _value(text: str):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+from .values import parse_pairs
 
 
 def parse_knobs(pairs: list[str]) -> dict:
     """``KEY=VALUE`` strings as a dict of generator knobs (numbers where they parse)."""
-    knobs = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ValueError(f"--knob expects KEY=VALUE, got {pair!r}")
-        key, value = pair.split("=", 1)
-        knobs[key.strip()] = _value(value.strip())
-    return knobs
+    return parse_pairs(pairs, "--knob")
 
 
 def _load(args):

@@ -11,23 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .values import parse_pairs
+
 COMPONENTS = ("encoder", "ist", "predictor")
-
-
-def _pairs(items: list[str] | None, what: str) -> dict:
-    out = {}
-    for pair in items or []:
-        if "=" not in pair:
-            raise ValueError(f"{what} expects KEY=VALUE, got {pair!r}")
-        key, value = (p.strip() for p in pair.split("=", 1))
-        for cast in (int, float):
-            try:
-                value = cast(value)
-                break
-            except ValueError:
-                pass
-        out[key] = value
-    return out
 
 
 def _setup(args, level=None, fold=None, seed=None):
@@ -36,8 +22,8 @@ def _setup(args, level=None, fold=None, seed=None):
     return setup_fold(
         args.dataset, level=args.level if level is None else level,
         fold=args.fold if fold is None else fold, seed=args.seed if seed is None else seed,
-        profile=args.profile, ist=_pairs(args.set, "--set"), device=args.device, amp=args.amp,
-        runs=args.runs, **_pairs(args.knob, "--knob"),
+        profile=args.profile, ist=parse_pairs(args.set, "--set"), device=args.device, amp=args.amp,
+        runs=args.runs, **parse_pairs(args.knob, "--knob"),
     )
 
 
@@ -111,8 +97,8 @@ def cmd_ood(args):
     from .experiments import plan, run_grid
 
     grid = plan([args.dataset], ["baseline", "ist"], args.levels, args.folds, args.seeds,
-                args.profile, ist=_pairs(args.set, "--set"), device=args.device, runs=args.runs,
-                **_pairs(args.knob, "--knob"))
+                args.profile, ist=parse_pairs(args.set, "--set"), device=args.device, runs=args.runs,
+                **parse_pairs(args.knob, "--knob"))
     scores = run_grid(grid, progress=not args.no_progress, log=lambda line: print(line, flush=True))
     scores = (scores[scores["metric"] == "macro_f1"].replace({"method": {"baseline": "naive"}})
               .reset_index(drop=True))
@@ -134,8 +120,8 @@ def cmd_run(args):
     from .experiments import pending, plan, provenance, run_grid, summary
 
     grid = plan(args.dataset, args.methods, args.levels, args.folds, args.seeds, args.profile,
-                ist=_pairs(args.set, "--set"), device=args.device, runs=args.runs,
-                spread=args.spread, **_pairs(args.knob, "--knob"))
+                ist=parse_pairs(args.set, "--set"), device=args.device, runs=args.runs,
+                spread=args.spread, **parse_pairs(args.knob, "--knob"))
     print(f"{len(grid.runs)} run(s): {', '.join(args.dataset)} x {', '.join(args.methods)} "
           f"({args.profile})", flush=True)
     scores = run_grid(grid, workers=args.workers, progress=not args.no_progress,

@@ -16,6 +16,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from .values import typed
+
 
 @dataclass(frozen=True)
 class ISTConfig:
@@ -108,15 +110,9 @@ def ist_config(**overrides) -> ISTConfig:
 
 
 def _replace(obj, overrides: dict, what: str):
-    fields = {f.name: f.type for f in dataclasses.fields(obj)}
-    unknown = sorted(set(overrides) - set(fields))
+    fields = {f.name for f in dataclasses.fields(obj)}
+    unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown {what}(s) {unknown}; valid: {sorted(fields)}")
-    for key, value in overrides.items():
-        default = getattr(obj, key)
-        if isinstance(default, bool) or not isinstance(default, (int, float)):
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or (isinstance(default, int) and not isinstance(value, int)):
-            raise ValueError(f"{what} {key} expects a number of type {type(default).__name__}, got {value!r}")
-    return dataclasses.replace(obj, **overrides)
+    checked = {key: typed(key, value, getattr(obj, key), what) for key, value in overrides.items()}
+    return dataclasses.replace(obj, **checked)

@@ -428,3 +428,12 @@ def test_papermill_command_line_runs_a_paired_notebook_from_the_repository_root(
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and 'profile = "tiny"' in injected[0].source
     assert not [o for c in code_cells(executed) for o in c.outputs if o.output_type == "error"]
+
+
+def test_chapter_parameters_are_read_as_papermill_reads_them(tmp_path):
+    book = make_book(tmp_path / "b", {"one": "x = 1"},
+                     params='profile = "quick"  # which\nseed = 3\nlr: float = 0.5\n'
+                            'levels = ["2", "3"]\nflag = False\nroot = Path(".")')
+    params = chapter_parameters(book / "book" / "one.md")
+    assert params == {"profile": "quick", "seed": 3, "lr": 0.5, "levels": ["2", "3"],
+                      "flag": False, "root": None}

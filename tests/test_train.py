@@ -260,7 +260,7 @@ def test_the_training_command_runs_with_only_the_gpu_images_packages(tmp_path):
     (["train", "encoder", "--profile", "tiny", "--dataset", "synthetic-lincs", "--level", "1"],
      "level 1 (leave one section out) is not defined"),
     (["train", "ist", "--profile", "tiny", "--set", "gamma=2"], "unknown IST setting"),
-    (["train", "ist", "--profile", "tiny", "--set", "style_layers=2.5"], "style_layers expects"),
+    (["train", "ist", "--profile", "tiny", "--set", "style_layers=2.5"], "IST setting 'style_layers' expects an int"),
     (["train", "ist", "--profile", "tiny", "--set", "oe_level=building"], "no OE level 'building'"),
     (["train", "predictor", "--profile", "tiny", "--dataset", "mnist"], "unknown dataset 'mnist'"),
 ])

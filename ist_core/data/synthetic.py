@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter
 
+from ..values import typed
 from .design import grid_design, lincs_design
 from .store import Dataset
 
@@ -164,18 +165,9 @@ def config_for(name: str, size: str = "quick", seed: int = 0, **knobs) -> Synthe
 
 
 def _checked(knob: str, value, kind: str):
-    """``value`` as the type ``kind`` of ``knob`` ("int", "float" or "str"), or a ValueError
-    naming the knob, the type it expects and the value it got."""
-    boolean = isinstance(value, (bool, np.bool_))
-    integer = isinstance(value, (int, np.integer)) and not boolean
-    if kind == "int" and integer:
-        return int(value)
-    if kind == "float" and (integer or isinstance(value, (float, np.floating))):
-        return float(value)
-    if kind == "str" and isinstance(value, str):
-        return value
-    expected = {"int": "an int", "float": "a number (int or float)"}.get(kind, f"a {kind}")
-    raise ValueError(f"knob {knob!r} expects {expected}, got {value!r} ({type(value).__name__})")
+    """``value`` as the type ``kind`` ("int", "float" or "str") of ``knob``
+    (:func:`ist_core.values.typed`)."""
+    return typed(knob, value, {"int": 0, "float": 0.0, "str": ""}[kind], "knob")
 
 
 # Every module whose code shapes a rendered store: the generator, the design and the format.
