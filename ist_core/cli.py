@@ -89,7 +89,7 @@ def cmd_book_build(args):
 
 
 def cmd_book_sync(args):
-    from .book import sync_notebooks
+    from .chapters import sync_notebooks
 
     changed = sync_notebooks(check=args.check)
     if args.check and changed:

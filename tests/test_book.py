@@ -10,15 +10,14 @@ import nbformat
 import pytest
 import yaml
 
-from ist_core.book import (
+from ist_core.book import build_book, run_book
+from ist_core.chapters import (
     BookError,
-    build_book,
     chapter_parameters,
     chapter_paths,
     find_root,
     read_chapter,
     repository_url,
-    run_book,
     sync_notebooks,
 )
 
@@ -47,7 +46,7 @@ def test_toc_lists_intro_first_and_every_chapter_exists():
 
 
 def test_every_chapter_has_an_in_sync_output_free_ipynb_twin():
-    assert sync_notebooks(ROOT, check=True) == [], "run ist_core.book.sync_notebooks()"
+    assert sync_notebooks(ROOT, check=True) == [], "run ist_core.chapters.sync_notebooks()"
     for md in chapter_paths(ROOT):
         nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
         nbformat.validate(nb)
