@@ -24,6 +24,12 @@ cell's well and its place in the well), never on the order of generation, so
 one cell can be rendered in any other OE of the design:
 :func:`render_counterfactual` gives the true counterfactual that no real
 dataset has.
+
+Why one module of about 600 lines: the causal model, the imaging model and the
+rendering of counterfactuals must agree draw for draw (a counterfactual is the same
+cell through another OE's draws), and the cache key of a rendered store hashes this
+file with the design and the store format; apart, a change to one part could leave a
+stale cache.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Figures and tables for the book, split by what they draw.
 
 - :mod:`.plotting`: what every figure shares (colour composites, closed figures, UMAP);
-- :mod:`.data`: cells, channels, designs (Fig. 3), counterfactuals, diagnostics;
+- :mod:`.data`: cells, channels, designs (Fig. 3), counterfactuals;
+- :mod:`.diagnostics`: the shortcut diagnostics (is the batch easier than the biology?);
 - :mod:`.causal`: the structural causal models of Fig. 1;
 - :mod:`.ist`: training curves, Fig. 4B/C, counterfactual fidelity, naive vs IST out of
   distribution;
@@ -17,6 +18,8 @@ call them as ``report.<name>``.
 from .plotting import *  # noqa: F401,F403
 from .plotting import __all__ as _plotting_all
 from .data import *  # noqa: F401,F403
+from .diagnostics import *  # noqa: F401,F403
+from .diagnostics import __all__ as _diagnostics_all
 from .causal import *  # noqa: F401,F403
 from .causal import __all__ as _causal_all
 from .data import __all__ as _data_all
@@ -31,5 +34,5 @@ from .benchmark import __all__ as _benchmark_all
 from .tables import *  # noqa: F401,F403
 from .tables import __all__ as _tables_all
 
-__all__ = [*_plotting_all, *_data_all, *_causal_all, *_ist_all, *_baselines_all, *_stargan_all, *_benchmark_all,
+__all__ = [*_plotting_all, *_data_all, *_diagnostics_all, *_causal_all, *_ist_all, *_baselines_all, *_stargan_all, *_benchmark_all,
            *_tables_all]

@@ -9,6 +9,11 @@ and seed of that method, "NA" where there is none.
 The paper's numbers (:data:`PAPER_TABLE1`) live in their own frames
 (:func:`paper_table1`) and are never merged into ours; :func:`compare_with_paper` and
 :func:`agreement_sentences` only put the two next to each other.
+
+Why one module of about 450 lines: the transcription of the paper's table, our numbers,
+their HTML and markdown and the sentences comparing them share one layout (the columns
+of :data:`COLUMNS`, the row and dataset names, what counts as the best cell); apart,
+each would import the others' private layout helpers.
 """
 
 from __future__ import annotations
