@@ -20,7 +20,7 @@ import pandas as pd
 
 from ist_core.calibration import calibrate, calibration_table
 from ist_core.cli import parse_knobs
-from ist_core.results import write_summary
+from ist_core.results import rerun_command, write_summary
 
 
 def main() -> None:
@@ -62,14 +62,7 @@ def main() -> None:
     if not groups.empty:
         print(groups.groupby(["row", "group"])["value"].agg(["mean", "std", "count"]).round(2))
     if args.save:
-        # the command as a reader re-runs it: without --runs, a folder of this machine
-        argv, words = [], iter(sys.argv[1:])
-        for word in words:
-            if word == "--runs":
-                next(words, None)
-            elif not word.startswith("--runs="):
-                argv.append(word)
-        command = " ".join(["PYTHONPATH=. python3 benchmarks/calibrate.py", *argv])
+        command = rerun_command("PYTHONPATH=. python3 benchmarks/calibrate.py", sys.argv[1:])
         print("stored", write_summary(scores, args.dataset, args.profile, args.save,
                                       provenance={"knobs": knobs, "command": command}))
 

@@ -69,6 +69,18 @@ def commit_id() -> str:
     return "unknown"
 
 
+def rerun_command(prefix: str, argv: list[str]) -> str:
+    """The command as a reader re-runs it: ``prefix`` and ``argv`` without ``--runs``
+    (a folder of the machine that ran it) and ``--no-train`` (which only collected)."""
+    kept, words = [], iter(argv)
+    for word in words:
+        if word == "--runs":
+            next(words, None)
+        elif not word.startswith("--runs=") and word != "--no-train":
+            kept.append(word)
+    return " ".join([prefix, *kept])
+
+
 def write_summary(frame: pd.DataFrame, dataset: str, profile: str, name: str,
                   folder: Path | None = None, provenance: dict | None = None) -> Path:
     """Write ``frame`` and its provenance; returns the CSV's path. ``provenance`` adds to or
@@ -81,7 +93,7 @@ def write_summary(frame: pd.DataFrame, dataset: str, profile: str, name: str,
     frame.to_csv(tmp, index=False)
     tmp.replace(path)
     meta = {"commit": commit_id(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d"),
-            "command": " ".join(["ist", *sys.argv[1:]]), "rows": int(len(frame)),
+            "command": rerun_command("ist", sys.argv[1:]), "rows": int(len(frame)),
             **(provenance or {})}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return path
