@@ -98,3 +98,15 @@ def test_difference_table_and_text_say_which_changes_are_resolved():
     assert "above naive at level 2; below naive at level 3" in text
     assert "takes 17% of the room" in text  # 0.05 / 0.3
     assert "up to 6 (fold, seed) pairs" in text
+
+
+def test_describe_targets_names_each_missed_target_with_its_value():
+    targets = pd.DataFrame([
+        {"level": "2", "target": "share of the room taken", "measured": 0.345, "bound": ">= 0.6", "met": False},
+        {"level": "3", "target": "ist - histmatch", "measured": 0.001, "bound": ">= 0", "met": True},
+        {"level": "iid", "target": "ist - naive", "measured": -0.186, "bound": "within ±0.03", "met": False},
+    ])
+    text = report.describe_targets(targets)
+    assert text.startswith("IST meets 1 of the 3 targets.")
+    assert "level 2, share of the room taken: +0.345 (bound >= 0.6)" in text
+    assert "IID, ist - naive: -0.186 (bound within ±0.03)" in text

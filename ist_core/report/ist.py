@@ -11,7 +11,8 @@ from .plotting import figure, scatter_groups, to_rgb, umap_model
 
 __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
-    "ood_table", "plot_ood", "difference_table", "describe_bounds", "plot_feature_umap",
+    "ood_table", "plot_ood", "difference_table", "describe_bounds", "describe_targets",
+    "plot_feature_umap",
     "shortcut_table",
 ]
 
@@ -136,9 +137,10 @@ def plot_fidelity_pairs(dataset, pairs: dict, n: int = 6):
     return fig
 
 
-def ood_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Macro-F1 per level (rows) and method (columns) as 'mean ± sd (n)' strings."""
-    order = [lvl for lvl in LEVEL_LABELS if lvl in set(scores["level"].astype(str))]
+def ood_table(scores: pd.DataFrame, order=None) -> pd.DataFrame:
+    """Macro-F1 per level (rows) and method (columns, in ``order`` where given, else in
+    order of appearance) as 'mean ± sd' strings."""
+    levels = [lvl for lvl in LEVEL_LABELS if lvl in set(scores["level"].astype(str))]
     grouped = scores.assign(level=scores["level"].astype(str)).groupby(["level", "method"])["value"]
     stats = grouped.agg(["mean", "std", "count"]).reset_index()
 
@@ -147,9 +149,15 @@ def ood_table(scores: pd.DataFrame) -> pd.DataFrame:
         return f"{row['mean']:.3f}{sd}"
 
     stats["macro-F1"] = stats.apply(cell, axis=1)
-    table = stats.pivot(index="level", columns="method", values="macro-F1").reindex(order)
+    table = stats.pivot(index="level", columns="method", values="macro-F1").reindex(levels)
     table.index = [LEVEL_LABELS[lvl].replace("\n", " ") for lvl in table.index]
-    return table
+    return table[_columns(scores["method"], order)]
+
+
+def _columns(methods, order) -> list:
+    present = list(dict.fromkeys(methods))
+    return [m for m in order if m in present] + [m for m in present if m not in order] \
+        if order is not None else present
 
 
 def plot_ood(scores: pd.DataFrame, chance: float | None = None):
@@ -175,10 +183,11 @@ def plot_ood(scores: pd.DataFrame, chance: float | None = None):
     fig.tight_layout()
     return fig
 
-def difference_table(differences: pd.DataFrame) -> pd.DataFrame:
+def difference_table(differences: pd.DataFrame, order=None) -> pd.DataFrame:
     """:func:`~ist_core.stats.paired_differences` as a level x method table of
-    'difference [low, high]' strings, a star on each interval that excludes 0."""
-    order = [lvl for lvl in LEVEL_LABELS if lvl in set(differences["level"].astype(str))]
+    'difference [low, high]' strings, a star on each interval that excludes 0; methods in
+    ``order`` where given."""
+    order_levels = [lvl for lvl in LEVEL_LABELS if lvl in set(differences["level"].astype(str))]
 
     def cell(row):
         if np.isnan(row["low"]):
@@ -187,9 +196,9 @@ def difference_table(differences: pd.DataFrame) -> pd.DataFrame:
         return f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]{star}"
 
     table = (differences.assign(level=differences["level"].astype(str), cell=differences.apply(cell, axis=1))
-             .pivot(index="level", columns="method", values="cell").reindex(order))
+             .pivot(index="level", columns="method", values="cell").reindex(order_levels))
     table.index = [LEVEL_LABELS[lvl].replace("\n", " ") for lvl in table.index]
-    return table
+    return table[_columns(differences["method"], order)]
 
 
 def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame, method: str = "ist") -> str:
@@ -225,6 +234,22 @@ def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame, method: str
     text.append(f"Intervals are 95% bootstrap intervals over up to {n} (fold, seed) pairs per level; "
                 "a star marks those that exclude zero.")
     return " ".join(text)
+
+
+def describe_targets(targets: pd.DataFrame) -> str:
+    """One or two sentences from :func:`~ist_core.calibration.bound_targets`: how many
+    targets hold, and each missed one with its level, measured value and bound."""
+    if targets.empty:
+        return "No target could be checked: the stored results lack a level or a row."
+    met = targets["met"]
+    text = f"IST meets {int(met.sum())} of the {len(targets)} targets."
+    missed = targets[~met]
+    if len(missed):
+        where = {lv: LEVEL_LABELS[str(lv)].split("\n")[0] for lv in missed["level"]}
+        text += " It misses " + "; ".join(
+            f"{where[r.level]}, {r.target}: {r.measured:+.3f} (bound {r.bound})"
+            for r in missed.itertuples()) + "."
+    return text
 
 
 def plot_feature_umap(features: np.ndarray, meta: pd.DataFrame, by=("y_name", "plate"),
