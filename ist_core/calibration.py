@@ -118,7 +118,7 @@ def calibration_table(scores: pd.DataFrame) -> pd.DataFrame:
         for level, r in own.iterrows():
             sd = 0.0 if np.isnan(r["std"]) else r["std"]
             text = f"{r['mean']:.2f} ± {sd:.2f}"
-            if level != "iid":
+            if level != "iid" and not np.isnan(iid):
                 text += f" ({r['mean'] / iid:.2f}x)"
             cells["IID" if level == "iid" else f"level {level}"] = text
         table[row] = cells
