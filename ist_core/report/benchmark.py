@@ -32,4 +32,5 @@ def plot_sweep(scores: pd.DataFrame, knob: str, level: str = "2", title: str = "
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, frameon=False)
     ax.set_title(title, fontsize=10)
+    fig.tight_layout()
     return fig
