@@ -426,56 +426,57 @@ class MixStyleDA(MixStyle):
 
 
 # ---------------------------------------------------------------------------- transfers
-@register
-class StarGAN2(_Network):
-    """StarGAN v2 in IST's place (paper Sec. 5.2): the fold's StarGAN v2 re-renders each
-    training image in the style of a random training image (OEs balanced, its averaged
-    networks, reference-guided), the predictor trains on those renderings, and test
-    images get the same test-time correction as IST's. One StarGAN v2 per fold, shared
-    by the seeds."""
+class _Transferred(_Network):
+    """A predictor trained on the outputs of a per-fold generator (IST's or StarGAN v2's),
+    with test-time correction. The generator is trained once per fold, at seed 0, as a job
+    of its own (``network``), and shared by every seed; ``tag`` names the predictor's run
+    folder when ``transfer`` was set beforehand (e.g. a finished generator run of the fold)."""
 
-    name, label = "stargan2", "StarGANv2"
     cost = 2.5
     ist_dependent = True
+    network = ""
+    tag = None
+
+    def _train_transfer(self, setup, progress):
+        raise NotImplementedError
 
     def fold_network(self):
-        return "stargan", 6.0
+        return self.network, 6.0
 
     def train_fold_network(self, setup, progress=True):
-        train_stargan(setup, progress=progress)
+        self._train_transfer(setup, progress)
 
     def fit(self, setup, progress=True):
-        self.transfer = train_stargan(setup, progress=progress)
-        self.setup = setup
-        self.model = train_predictor(setup, self.transfer, progress=progress, tag="stargan2")
-        return self
-
-
-@register
-class IST(_Network):
-    """The predictor trained on IST's interventional distribution (paper Sec. 4.3), with
-    test-time correction. The fold's generator is shared by all seeds."""
-
-    name, label = "ist", "IST"
-    cost = 2.5
-    ist_dependent = True
-
-    def fold_network(self):
-        return "generator", 6.0
-
-    def train_fold_network(self, setup, progress=True):
-        train_ist(setup, progress=progress)
-
-    tag = None  # names the predictor's run folder when ``transfer`` is not the fold's own
-
-    def fit(self, setup, progress=True):
-        """Train the fold's generator (or use a ``transfer`` set beforehand, e.g. a finished
-        generator run of the same fold, with a ``tag``), then the predictor on its outputs."""
         if self.transfer is None:
-            self.transfer = train_ist(setup, progress=progress)
+            self.transfer = self._train_transfer(setup, progress)
         self.setup = setup
         self.model = train_predictor(setup, self.transfer, progress=progress, tag=self.tag)
         return self
+
+
+@register
+class StarGAN2(_Transferred):
+    """StarGAN v2 in IST's place (paper Sec. 5.2): the fold's StarGAN v2 re-renders each
+    training image in the style of a random training image (OEs balanced, its averaged
+    networks, reference-guided), the predictor trains on those renderings, and test
+    images get the same test-time correction as IST's."""
+
+    name, label = "stargan2", "StarGANv2"
+    network, tag = "stargan", "stargan2"
+
+    def _train_transfer(self, setup, progress):
+        return train_stargan(setup, progress=progress)
+
+
+@register
+class IST(_Transferred):
+    """The predictor trained on IST's interventional distribution (paper Sec. 4.3)."""
+
+    name, label = "ist", "IST"
+    network = "generator"
+
+    def _train_transfer(self, setup, progress):
+        return train_ist(setup, progress=progress)
 
 
 @register
