@@ -1,4 +1,4 @@
-# Two commands: `make book` and `make test`. Both create .venv when it is missing.
+# `make book`, `make test` and `make results`. Each creates .venv when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,8 +7,12 @@ BIN := $(VENV)/bin
 #   make test TORCH_PACKAGES="torch torchvision"
 TORCH_PACKAGES ?= torch==2.14.1 torchvision==0.29.1
 PROFILE ?= quick
+# make results: worker processes (one thread each; keep 1 on a GPU) and the runs folder
+WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+RUNS ?= runs
+RESULTS_GRID := --dataset synthetic-grid synthetic-lincs --spread 2 --seeds 0 1 2
 
-.PHONY: book test venv clean
+.PHONY: book test results venv clean
 
 venv: $(VENV)/.installed
 
@@ -20,6 +24,11 @@ $(VENV)/.installed: pyproject.toml
 
 book: venv
 	$(BIN)/ist book run --profile $(PROFILE)
+
+# the whole Table 1 grid (every method, IID and every level, 2 folds per level spread over
+# each design, 3 seeds), resumable; then results/<dataset>/$(PROFILE)/table1.{csv,json}
+results: venv
+	$(BIN)/ist run $(RESULTS_GRID) --profile $(PROFILE) --workers $(WORKERS) --runs $(RUNS) --save table1
 
 test: venv
 	$(BIN)/python -m pytest

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from .diagnostics import fit_score
-from .experiments import plan, run_grid
+from .experiments import plan
+from .runner import run_grid
 from .splits import LEVEL_COLUMN, make_folds, parse_level, spread_folds
 
 ROWS = {"baseline": "naive", "oracle": "oracle", "histmatch": "histmatch"}

@@ -94,7 +94,8 @@ def _load_generator(setup, folder: Path):
 def cmd_ood(args):
     """Naive vs IST predictor over levels, folds and seeds: the grid of ``ist run`` with
     those two rows (the same runs); a tidy CSV and a summary."""
-    from .experiments import plan, run_grid
+    from .experiments import plan
+    from .runner import run_grid
 
     grid = plan([args.dataset], ["baseline", "ist"], args.levels, args.folds, args.seeds,
                 args.profile, ist=parse_pairs(args.set, "--set"), device=args.device, runs=args.runs,
@@ -117,13 +118,25 @@ def cmd_ood(args):
 
 def cmd_run(args):
     """The Table 1 grid: train what is missing, print a summary, optionally store it."""
-    from .experiments import pending, plan, provenance, run_grid, summary
+    from .experiments import pending, plan, provenance, summary
+    from .runner import parse_shard, run_grid, shard
 
+    if args.check:
+        return _check()
+    part = parse_shard(args.shard) if args.shard else None
+    if part and args.save:
+        raise ValueError("--save with --shard would store a part of the grid as the whole; run "
+                         "the shards, gather their --runs folders into one, then run the same "
+                         "command there without --shard, with --no-train --save")
     grid = plan(args.dataset, args.methods, args.levels, args.folds, args.seeds, args.profile,
                 ist=parse_pairs(args.set, "--set"), device=args.device, runs=args.runs,
                 spread=args.spread, **parse_pairs(args.knob, "--knob"))
+    whole = len(grid.runs)
+    if part:
+        grid = shard(grid, *part)
     print(f"{len(grid.runs)} run(s): {', '.join(args.dataset)} x {', '.join(args.methods)} "
-          f"({args.profile})", flush=True)
+          f"({args.profile})" + (f", shard {part[0]}/{part[1]} of {whole}" if part else ""),
+          flush=True)
     scores = run_grid(grid, workers=args.workers, progress=not args.no_progress,
                       log=lambda line: print(line, flush=True), train=not args.no_train)
     waiting = pending(grid)
@@ -138,11 +151,24 @@ def cmd_run(args):
     if args.save:
         from .results import write_summary
 
-        trained = provenance(grid)
         for name, frame in scores.groupby("dataset"):
+            trained = provenance(grid, name)
             print(f"saved {write_summary(frame, name, args.profile, args.save, provenance=trained)}")
     if not scores.empty:
         print(summary(scores).to_string())
+
+
+def _check() -> int:
+    """``ist run --check``: the stored summaries not trained by today's code; exit 1 if any."""
+    from .results import code_hash, describe_status, results_dir, stale_summaries
+
+    stale = stale_summaries()
+    for path, status in stale:
+        print(f"{path.relative_to(results_dir().parent)}: {describe_status(status)}")
+    print(f"{len(stale)} stored summar{'y' if len(stale) == 1 else 'ies'} not (wholly) trained by "
+          f"today's code ({code_hash()})" if stale else
+          f"every stored summary was trained by today's code ({code_hash()})")
+    return 1 if stale else 0
 
 
 def cmd_transfer(args):
@@ -246,6 +272,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--no-train", action="store_true",
                    help="train nothing: complete LISI and Symphony kNN from stored features "
                         "(e.g. of runs made on a GPU machine) and report what is finished")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="train only the K-th of N deterministic parts of the grid (whole folds), "
+                        "e.g. one task of a SLURM array; gather the --runs folders, then --save "
+                        "with --no-train")
+    p.add_argument("--check", action="store_true",
+                   help="list the stored summaries under results/ whose runs were trained by "
+                        "other code than this checkout's (exit 1 if any); trains nothing")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("transfer", help="re-render images in the style of others with a fold's IST")

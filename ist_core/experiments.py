@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .methods import METHODS, get_method
-from .results import commit_id, hardware
+from .results import code_hash, commit_id, hardware
 from .splits import LEVEL_COLUMN, parse_level, spread_folds
 
 EMBED_SAMPLE = 5000  # training images whose features are stored (and used for LISI, kNN)
@@ -197,7 +197,7 @@ def run_one(grid: Grid, run: Run, progress: bool = False, train: bool = True) ->
         config = setup.config(run.method, 0)
         config.update({"method": run.method, **method.record(),
                        "seconds": round(time.perf_counter() - started, 1),
-                       "hardware": hardware(), "commit": commit_id()})
+                       "hardware": hardware(), "commit": commit_id(), "code": code_hash()})
         write_json(folder / "config.json", config)
         done = {"rows": rows, "pending": ["lisi"] if run.level == "iid" else []}
         if not done["pending"]:
@@ -257,123 +257,6 @@ def _save_npz(path: Path, arrays: dict) -> None:
     tmp.replace(path)
 
 
-# ---------------------------------------------------------------------------- the runner
-@dataclass(frozen=True)
-class _Job:
-    kind: str  # "run", or the name of a network a method shares between a fold's seeds
-    run: Run  # for a shared network: the fold's run with method "-" and seed 0
-    owner: str = dataclasses.field(default="", compare=False)  # the method that trains it
-    cost: float = dataclasses.field(default=1.0, compare=False)
-
-
-def _jobs(grid: Grid) -> list[tuple[_Job, tuple[_Job, ...]]]:
-    """Every job with the jobs it waits for: per-fold networks first, shared by the runs."""
-    jobs: dict[_Job, tuple[_Job, ...]] = {}
-    for run in grid.runs:
-        method = get_method(run.method)
-        deps = []
-        shared = method.fold_network()
-        if shared is not None:
-            kind, cost = shared
-            deps.append(_Job(kind, dataclasses.replace(run, method="-", seed=0), run.method, cost))
-        if method.after is not None:
-            first = dataclasses.replace(run, method=method.after)
-            deps.append(_Job("run", first, cost=get_method(method.after).cost))
-        for dep in deps:
-            jobs.setdefault(dep, ())
-        jobs[_Job("run", run, cost=method.cost)] = tuple(deps)
-    # longest first among jobs that are ready at the same time
-    return sorted(jobs.items(), key=lambda item: (len(item[1]) > 0, -item[0].cost))
-
-
-def _do(grid: Grid, job: _Job, progress: bool = False, train: bool = True):
-    if job.kind == "run":
-        return run_one(grid, job.run, progress, train)
-    if not train:
-        return None
-    get_method(job.owner).train_fold_network(grid.setup(job.run), progress=progress)
-    return None
-
-
-def _worker_init(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _worker(grid: Grid, job: _Job):
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    return _do(grid, job, progress=False)
-
-
-def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print,
-             train: bool = True) -> pd.DataFrame:
-    """Run every job of ``grid`` (finished runs are skipped, broken ones resume) and return
-    the tidy scores of all its runs. ``workers`` > 1 trains that many jobs at once in
-    separate processes with one thread each (on a CPU with few cores this beats one
-    process with several threads); on a GPU keep 1. ``log`` gets one line per finished run.
-    ``train=False`` trains nothing and only completes what stored features allow (see
-    :func:`run_one`)."""
-    jobs = _jobs(grid)
-    total = sum(job.cost for job, _ in jobs)
-    bar = None
-    if progress:
-        import sys
-
-        from tqdm import tqdm
-
-        bar = tqdm(total=round(total, 1), desc="grid", unit="cost", file=sys.stderr,
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} [{elapsed}<{remaining}]")
-    done: set[_Job] = set()
-    started = time.perf_counter()
-
-    def finished(job: _Job, result) -> None:
-        done.add(job)
-        if bar is not None:
-            bar.update(job.cost)
-        if job.kind == "run" and log is not None and result is not None:
-            f1 = next((r["value"] for r in result["rows"] if r["metric"] == "macro_f1"), None)
-            note = f"macro-F1 {f1:.3f}" if f1 is not None else ", ".join(result["pending"])
-            log(f"{job.run.dataset} {job.run.method} {job.run.split} seed {job.run.seed}: {note} "
-                f"({time.perf_counter() - started:.0f} s)")
-
-    try:
-        if workers <= 1 or not train:
-            for job, _ in jobs:  # sorted so that dependencies come first
-                finished(job, _do(grid, job, progress=False, train=train))
-        else:
-            _run_parallel(grid, jobs, workers, finished, done)
-    finally:
-        if bar is not None:
-            bar.close()
-    return collect(grid)
-
-
-def _run_parallel(grid, jobs, workers, finished, done) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    pending = dict(jobs)
-    running = {}
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init, initargs=(1,)) as pool:
-        while pending or running:
-            for job, deps in list(pending.items()):
-                if len(running) >= workers:
-                    break
-                if all(d in done for d in deps):
-                    running[pool.submit(_worker, grid, job)] = job
-                    del pending[job]
-            if not running:
-                raise RuntimeError(f"grid jobs wait on each other: {list(pending)[:3]}")
-            ready, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in ready:
-                job = running.pop(future)
-                finished(job, future.result())
-
-
 def collect(grid: Grid) -> pd.DataFrame:
     """The tidy scores of every finished run of ``grid`` (unfinished runs are left out)."""
     rows = []
@@ -385,17 +268,29 @@ def collect(grid: Grid) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def provenance(grid: Grid) -> dict:
-    """Where and from which commit the finished runs of ``grid`` were trained (for summaries
-    written on another machine than the one that trained)."""
+def provenance(grid: Grid, dataset: str | None = None) -> dict:
+    """Where, from which commit and by which code (:func:`~ist_core.results.code_hash`,
+    runs per hash; "unknown" for runs trained before runs recorded one) the finished runs
+    of ``grid`` (of ``dataset`` alone, if given) were trained, with the profile, seeds and
+    folds per dataset and level."""
     seen = {"trained_on": set(), "trained_at_commit": set()}
-    for run in grid.runs:
+    codes: dict[str, int] = {}
+    folds: dict[str, dict[str, list]] = {}
+    runs = [run for run in grid.runs if dataset in (None, run.dataset)]
+    for run in runs:
         path = grid.folder(run) / "config.json"
         if path.exists() and read_metrics(path.parent) is not None:
             config = json.loads(path.read_text())
             seen["trained_on"].add(config.get("hardware", "unknown"))
             seen["trained_at_commit"].add(config.get("commit", "unknown"))
-    return {k: "; ".join(sorted(v)) for k, v in seen.items() if v}
+            code = config.get("code", "unknown")
+            codes[code] = codes.get(code, 0) + 1
+            held = folds.setdefault(run.dataset, {}).setdefault(run.level, [])
+            if run.fold not in held:
+                held.append(run.fold)
+    out = {k: "; ".join(sorted(v)) for k, v in seen.items() if v}
+    return {**out, "profile": grid.profile, "runs": sum(codes.values()), "code": codes,
+            "seeds": sorted({run.seed for run in runs}), "folds": folds}
 
 
 def pending(grid: Grid) -> dict:

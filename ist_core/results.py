@@ -1,10 +1,17 @@
 """Small committed result summaries: ``results/<dataset>/<profile>/<name>.csv`` and a
 ``<name>.json`` beside it naming the commit, the hardware, the date and the command
 that produced them. Chapters read them when a run is too big for book time.
+
+Each run also records :func:`code_hash`, a hash of the source that decides its numbers
+(:data:`TRAINING_CODE`: data, models, losses, training, methods, profiles, splits,
+metrics, scoring; not the runner, the command line, the report or the book), and a
+summary records how many of its runs each hash trained. :func:`stale_summaries` lists
+the summaries trained by other code than the checkout's (``ist run --check``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import subprocess
@@ -15,6 +22,29 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parent
+# the source that decides a run's numbers, relative to the package (folders: every .py in them)
+TRAINING_CODE = ("data", "models", "train", "experiments.py", "integration.py", "losses.py",
+                 "methods.py", "metrics.py", "profiles.py", "splits.py", "values.py")
+
+
+def training_files(package: Path = PACKAGE) -> list[Path]:
+    """The files of :data:`TRAINING_CODE` in ``package``, sorted."""
+    files = []
+    for name in TRAINING_CODE:
+        path = package / name
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return sorted(files)
+
+
+def code_hash(package: Path = PACKAGE) -> str:
+    """12 hex digits of sha256 over the names and bytes of :func:`training_files`: equal
+    for two checkouts exactly when the code that trains and scores a run is the same."""
+    digest = hashlib.sha256()
+    for path in training_files(package):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def results_dir() -> Path:
@@ -97,6 +127,51 @@ def write_summary(frame: pd.DataFrame, dataset: str, profile: str, name: str,
             **(provenance or {})}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return path
+
+
+def code_status(meta: dict, current: str | None = None) -> dict:
+    """How a summary's runs relate to the checkout's code: of its ``runs``, how many were
+    trained at today's :func:`code_hash` (``current``), by other code (``changed``) or
+    by code that was not recorded (``unknown``: trained before hashes were; a summary
+    with no record at all counts as unknown throughout, ``runs`` None)."""
+    current = current or code_hash()
+    codes = meta.get("code")
+    if codes is None:
+        return {"runs": None, "current": 0, "changed": 0, "unknown": None}
+    counted = sum(n for code, n in codes.items() if code != "unknown")
+    now = int(codes.get(current, 0))
+    return {"runs": int(sum(codes.values())), "current": now, "changed": counted - now,
+            "unknown": int(codes.get("unknown", 0))}
+
+
+def is_stale(status: dict) -> bool:
+    """Some runs of the summary were not trained by today's code (or nobody knows)."""
+    return status["runs"] is None or status["current"] < status["runs"]
+
+
+def stale_summaries(folder: Path | None = None) -> list[tuple[Path, dict]]:
+    """Every stored summary under ``folder`` (default :func:`results_dir`) that
+    :func:`is_stale`, with its :func:`code_status`."""
+    current = code_hash()
+    out = []
+    for path in sorted((folder or results_dir()).glob("*/*/*.json")):
+        status = code_status(json.loads(path.read_text()), current)
+        if is_stale(status):
+            out.append((path.with_suffix(".csv"), status))
+    return out
+
+
+def describe_status(status: dict) -> str:
+    """One sentence on :func:`code_status` for ``ist run --check`` and the book."""
+    if status["runs"] is None:
+        return "no code hash recorded (stored before runs recorded one)"
+    parts = [f"{status['current']} of {status['runs']} runs trained by today's code"]
+    if status["changed"]:
+        parts.append(f"{status['changed']} by code that has changed since")
+    if status["unknown"]:
+        parts.append(f"{status['unknown']} by unrecorded code (trained before runs recorded "
+                     "a code hash)")
+    return "; ".join(parts)
 
 
 def read_summary(dataset: str, profile: str, name: str,

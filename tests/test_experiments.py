@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from ist_core import experiments
-from ist_core.experiments import pending, plan, read_metrics, run_grid
+from ist_core.experiments import pending, plan, read_metrics
+from ist_core.runner import run_grid
 from ist_core.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]

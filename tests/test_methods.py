@@ -140,7 +140,9 @@ def test_a_new_row_is_one_class_that_ist_run_trains_scores_and_names(tmp_path, m
     f1 = scores[scores["metric"] == "macro_f1"]["value"]
     assert set(scores["method"]) == {"majority"} and len(f1) == 2
     assert (f1 < 0.3).all()  # one cause of several: chance-like macro-F1
-    jobs = experiments._jobs(grid)
+    from ist_core import runner
+
+    jobs = runner._jobs(grid)
     assert [job.cost for job, _ in jobs] == [0.01, 0.01]
     table = tables.table1(scores)
     assert "Majority*" in table.index and tables.NOT_IN_PAPER["majority"] == "Majority*"

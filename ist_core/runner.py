@@ -1,0 +1,176 @@
+"""Running a grid of :mod:`ist_core.experiments`: its jobs in dependency order, on several
+worker processes, one progress bar over the whole grid, and shards of it for several
+machines (``ist run --shard K/N``).
+
+A job is either one run or a network that a method shares between the seeds of a fold
+(IST's generator, StarGAN v2, DR's search); a run waits for the networks it uses and
+for the run it reads features from (``after``). A shard is a set of whole folds (every
+method and seed of a dataset's level and fold), so no job waits on another shard; folds
+are dealt out to shards longest first, each to the least loaded one, which depends on
+the grid alone: every machine that is given the same command and ``K/N`` computes the
+same part. Shards write disjoint run folders, so copying them into one ``--runs``
+folder merges them; ``ist run ... --no-train --save`` then summarises the whole grid.
+Nothing here changes a number: it only decides what trains when and where.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .experiments import Grid, Run, collect, run_one
+from .methods import get_method
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` (1 <= K <= N) as the pair (K, N), with an error that shows the form."""
+    try:
+        k, n = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise ValueError(f"--shard {text!r}: give K/N with 1 <= K <= N, e.g. --shard 2/3 for "
+                         "the second of three parts")
+    return k, n
+
+
+def _fold_key(run: Run) -> tuple:
+    return (run.dataset, run.level, run.fold)
+
+
+def shard(grid: Grid, k: int, n: int) -> Grid:
+    """The ``k``-th (1-based) of ``n`` deterministic parts of ``grid``: whole folds, dealt
+    out longest first to the least loaded part (ties: the lower part, then grid order)."""
+    parse_shard(f"{k}/{n}")
+    costs: dict[tuple, float] = {}
+    for run in grid.runs:
+        costs[_fold_key(run)] = costs.get(_fold_key(run), 0.0) + get_method(run.method).cost
+    order = sorted(costs, key=lambda key: -costs[key])  # stable: grid order among equals
+    load, owner = [0.0] * n, {}
+    for key in order:
+        part = min(range(n), key=lambda i: (load[i], i))
+        owner[key] = part
+        load[part] += costs[key]
+    runs = tuple(run for run in grid.runs if owner[_fold_key(run)] == k - 1)
+    return dataclasses.replace(grid, runs=runs)
+
+
+@dataclass(frozen=True)
+class _Job:
+    kind: str  # "run", or the name of a network a method shares between a fold's seeds
+    run: Run  # for a shared network: the fold's run with method "-" and seed 0
+    owner: str = dataclasses.field(default="", compare=False)  # the method that trains it
+    cost: float = dataclasses.field(default=1.0, compare=False)
+
+
+def _jobs(grid: Grid) -> list[tuple[_Job, tuple[_Job, ...]]]:
+    """Every job with the jobs it waits for: per-fold networks first, shared by the runs."""
+    jobs: dict[_Job, tuple[_Job, ...]] = {}
+    for run in grid.runs:
+        method = get_method(run.method)
+        deps = []
+        shared = method.fold_network()
+        if shared is not None:
+            kind, cost = shared
+            deps.append(_Job(kind, dataclasses.replace(run, method="-", seed=0), run.method, cost))
+        if method.after is not None:
+            first = dataclasses.replace(run, method=method.after)
+            deps.append(_Job("run", first, cost=get_method(method.after).cost))
+        for dep in deps:
+            jobs.setdefault(dep, ())
+        jobs[_Job("run", run, cost=method.cost)] = tuple(deps)
+    # longest first among jobs that are ready at the same time
+    return sorted(jobs.items(), key=lambda item: (len(item[1]) > 0, -item[0].cost))
+
+
+def _do(grid: Grid, job: _Job, progress: bool = False, train: bool = True):
+    if job.kind == "run":
+        return run_one(grid, job.run, progress, train)
+    if not train:
+        return None
+    get_method(job.owner).train_fold_network(grid.setup(job.run), progress=progress)
+    return None
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _worker(grid: Grid, job: _Job):
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    return _do(grid, job, progress=False)
+
+
+def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print,
+             train: bool = True) -> pd.DataFrame:
+    """Run every job of ``grid`` (finished runs are skipped, broken ones resume) and return
+    the tidy scores of all its runs. ``workers`` > 1 trains that many jobs at once in
+    separate processes with one thread each (on a CPU with few cores this beats one
+    process with several threads); on a GPU keep 1. ``log`` gets one line per finished run.
+    ``train=False`` trains nothing and only completes what stored features allow (see
+    :func:`run_one`)."""
+    jobs = _jobs(grid)
+    total = sum(job.cost for job, _ in jobs)
+    bar = None
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=round(total, 1), desc="grid", unit="cost", file=sys.stderr,
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} [{elapsed}<{remaining}]")
+    done: set[_Job] = set()
+    started = time.perf_counter()
+
+    def finished(job: _Job, result) -> None:
+        done.add(job)
+        if bar is not None:
+            bar.update(job.cost)
+        if job.kind == "run" and log is not None and result is not None:
+            f1 = next((r["value"] for r in result["rows"] if r["metric"] == "macro_f1"), None)
+            note = f"macro-F1 {f1:.3f}" if f1 is not None else ", ".join(result["pending"])
+            log(f"{job.run.dataset} {job.run.method} {job.run.split} seed {job.run.seed}: {note} "
+                f"({time.perf_counter() - started:.0f} s)")
+
+    try:
+        if workers <= 1 or not train:
+            for job, _ in jobs:  # sorted so that dependencies come first
+                finished(job, _do(grid, job, progress=False, train=train))
+        else:
+            _run_parallel(grid, jobs, workers, finished, done)
+    finally:
+        if bar is not None:
+            bar.close()
+    return collect(grid)
+
+
+def _run_parallel(grid, jobs, workers, finished, done) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    pending = dict(jobs)
+    running = {}
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init, initargs=(1,)) as pool:
+        while pending or running:
+            for job, deps in list(pending.items()):
+                if len(running) >= workers:
+                    break
+                if all(d in done for d in deps):
+                    running[pool.submit(_worker, grid, job)] = job
+                    del pending[job]
+            if not running:
+                raise RuntimeError(f"grid jobs wait on each other: {list(pending)[:3]}")
+            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in ready:
+                job = running.pop(future)
+                finished(job, future.result())
+
+
