@@ -48,8 +48,13 @@ def code_hash(package: Path = PACKAGE) -> str:
 
 
 def results_dir() -> Path:
-    """The repository's ``results/`` folder in a checkout; where the package is installed
-    from a wheel (e.g. from git on Colab), the copy shipped inside it (``ist_core.stored``)."""
+    """``$IST_RESULTS_DIR`` when set; else the repository's ``results/`` folder in a
+    checkout; where the package is installed from a wheel (e.g. from git on Colab), the
+    copy shipped inside it (``ist_core.stored``)."""
+    import os
+
+    if os.environ.get("IST_RESULTS_DIR"):
+        return Path(os.environ["IST_RESULTS_DIR"])
     if (REPO / "pyproject.toml").is_file() and (REPO / "results").is_dir():
         return REPO / "results"
     from importlib.resources import files

@@ -1,0 +1,157 @@
+"""The results pipeline end to end at ``tiny``: the grid as ``make results`` runs it (``ist
+run ... --save``), in one process, as 3 shards on separate run folders merged afterwards,
+and killed part-way then resumed; all three store the same summary. And a stored summary
+whose training code has changed since is reported by ``ist run --check``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ist_core import experiments, runner
+from ist_core.results import PACKAGE, code_hash, code_status, is_stale, stale_summaries
+
+REPO = Path(__file__).resolve().parents[1]
+# make results' command on a smaller grid: 3 folds (IID, one of level 2 and of level 3),
+# a predictor and a method that reads its features, 2 seeds
+GRID = ["--dataset", "synthetic-grid", "--methods", "baseline", "baseline-knn",
+        "--levels", "iid", "2", "3", "--spread", "1", "--seeds", "0", "1", "--profile", "tiny"]
+N_RUNS = 12
+
+
+def _ist(*args, results: Path, pythonpath: Path = REPO, wait: bool = True):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "IST_RESULTS_DIR": str(results),
+           "PYTHONPATH": str(pythonpath)}
+    command = [sys.executable, "-m", "ist_core", "run", *args, "--no-progress"]
+    if not wait:
+        return subprocess.Popen(command, env=env, cwd=pythonpath, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.run(command, env=env, cwd=pythonpath, capture_output=True, text=True,
+                          timeout=600)
+
+
+def _summary(results: Path) -> pd.DataFrame:
+    frame = pd.read_csv(results / "synthetic-grid" / "tiny" / "table1.csv", dtype={"level": str})
+    return frame.sort_values(["method", "level", "fold", "seed", "metric"]).reset_index(drop=True)
+
+
+def _finished(runs: Path) -> int:
+    return len(list(runs.rglob(experiments.METRICS)))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The grid in one uninterrupted process: its runs folder and results folder."""
+    root = tmp_path_factory.mktemp("reference")
+    done = _ist(*GRID, "--runs", str(root / "runs"), "--save", results=root / "results")
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def test_one_process_stores_every_run_with_its_code(reference):
+    frame = _summary(reference / "results")
+    f1 = frame[frame["metric"] == "macro_f1"]
+    assert len(f1) == N_RUNS and set(f1["method"]) == {"baseline", "baseline-knn"}
+    meta = json.loads((reference / "results" / "synthetic-grid" / "tiny" / "table1.json").read_text())
+    assert meta["code"] == {code_hash(): N_RUNS} and meta["runs"] == N_RUNS
+    assert meta["seeds"] == [0, 1] and set(meta["folds"]["synthetic-grid"]) == {"iid", "2", "3"}
+    assert "--runs" not in meta["command"] and "--spread 1" in meta["command"]
+
+
+def test_three_shards_merged_store_what_one_process_stores(reference, tmp_path):
+    grid = experiments.plan("synthetic-grid", ["baseline", "baseline-knn"], ["iid", "2", "3"],
+                            seeds=(0, 1), profile="tiny", spread=1)
+    parts = [runner.shard(grid, k, 3).runs for k in (1, 2, 3)]
+    assert sorted(sum(parts, ()), key=str) == sorted(grid.runs, key=str)  # each run once
+    assert all(len({(r.level, r.fold) for r in part}) == 1 for part in parts)  # whole folds
+    shards = [_ist(*GRID, "--shard", f"{k}/3", "--runs", str(tmp_path / f"machine{k}"),
+                   results=tmp_path / "unused", wait=False) for k in (1, 2, 3)]
+    assert [shard.wait(timeout=600) for shard in shards] == [0, 0, 0]
+    assert sorted(_finished(tmp_path / f"machine{k}") for k in (1, 2, 3)) == [4, 4, 4]
+    for k in (1, 2, 3):  # what a scheduler's machines hand back, gathered in one folder
+        shutil.copytree(tmp_path / f"machine{k}", tmp_path / "runs", dirs_exist_ok=True)
+    merged = _ist(*GRID, "--runs", str(tmp_path / "runs"), "--no-train", "--save",
+                  results=tmp_path / "results")
+    assert merged.returncode == 0, merged.stderr
+    assert not (tmp_path / "unused").exists()
+    pd.testing.assert_frame_equal(_summary(tmp_path / "results"), _summary(reference / "results"))
+
+
+def test_a_killed_grid_resumes_and_stores_what_an_uninterrupted_one_stores(reference, tmp_path):
+    runs = tmp_path / "runs"
+    process = _ist(*GRID, "--runs", str(runs), "--save", results=tmp_path / "results", wait=False)
+    deadline = time.time() + 300
+    while _finished(runs) < 3 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 3 <= _finished(runs) < N_RUNS, "the grid was not killed part-way"
+    assert not (tmp_path / "results").exists()
+    resumed = _ist(*GRID, "--runs", str(runs), "--save", results=tmp_path / "results")
+    assert resumed.returncode == 0, resumed.stderr
+    pd.testing.assert_frame_equal(_summary(tmp_path / "results"), _summary(reference / "results"))
+
+
+def test_check_reports_a_summary_whose_training_code_changed(reference, tmp_path):
+    results = reference / "results"
+    fresh = _ist("--check", results=results)
+    assert fresh.returncode == 0 and "every stored summary" in fresh.stdout
+    assert stale_summaries(results) == []
+    # the same checkout with one line added to a training module: the summary is stale
+    changed = tmp_path / "checkout"
+    shutil.copytree(PACKAGE, changed / "ist_core", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(changed / "ist_core" / "methods.py", "a") as f:
+        f.write("# a change\n")
+    assert code_hash(changed / "ist_core") != code_hash()
+    stale = _ist("--check", results=results, pythonpath=changed)
+    assert stale.returncode == 1
+    assert "table1.csv" in stale.stdout and f"0 of {N_RUNS} runs" in stale.stdout
+    assert f"{N_RUNS} by code that has changed since" in stale.stdout
+    # a change outside the training code (the report) leaves the runs current
+    shutil.rmtree(changed)
+    shutil.copytree(PACKAGE, changed / "ist_core", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(changed / "ist_core" / "report" / "tables.py", "a") as f:
+        f.write("# a change\n")
+    assert code_hash(changed / "ist_core") == code_hash()
+
+
+def test_code_status_counts_current_changed_and_unrecorded_runs():
+    now = code_hash()
+    status = code_status({"code": {now: 5, "abc": 2, "unknown": 3}}, now)
+    assert status == {"runs": 10, "current": 5, "changed": 2, "unknown": 3} and is_stale(status)
+    assert not is_stale(code_status({"code": {now: 4}}, now))
+    assert is_stale(code_status({"rows": 8}, now))  # stored before runs recorded a code hash
+
+
+def test_training_code_covers_every_module_a_run_imports():
+    """A module that trains or scores a run but is left out of the hash would let a changed
+    result pass as current."""
+    probe = ("import sys, ist_core.experiments, ist_core.runner, ist_core.train, ist_core.data\n"
+             "from ist_core.methods import METHODS\n"
+             "from ist_core.train.stargan import train_stargan\n"
+             "from ist_core.train.oracle import OracleTransfer\n"
+             "print('\\n'.join(m.__file__ for n, m in sys.modules.items()\n"
+             "                 if n.startswith('ist_core') and getattr(m, '__file__', None)))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout.split()
+    from ist_core.results import training_files
+
+    covered = {str(p) for p in training_files()}
+    outside = sorted(Path(f).relative_to(PACKAGE).as_posix() for f in out if f not in covered)
+    assert outside == ["__init__.py", "results.py", "runner.py"]  # scheduling and records only
+
+
+def test_a_shard_must_be_k_of_n():
+    assert runner.parse_shard("2/3") == (2, 3)
+    for bad in ("0/3", "4/3", "3", "a/b"):
+        with pytest.raises(ValueError, match="K/N"):
+            runner.parse_shard(bad)
