@@ -10,6 +10,8 @@
 - :mod:`.stargan`: StarGAN v2 against IST (Fig. 2 measured, Fig. 5, training rates);
 - :mod:`.benchmark`: the benchmark's bounds (a knob swept against the reference rows);
 - :mod:`.tables`: Table 1, ours and the paper's, and sentences comparing them;
+- :mod:`.stored`: stored results: provenance and stale warnings, the paper's claims
+  checked with paired intervals, a live re-run beside its stored twin;
 
 Every plotting function returns a closed :class:`matplotlib.figure.Figure`; chapters
 call them as ``report.<name>``.
@@ -33,6 +35,8 @@ from .benchmark import *  # noqa: F401,F403
 from .benchmark import __all__ as _benchmark_all
 from .tables import *  # noqa: F401,F403
 from .tables import __all__ as _tables_all
+from .stored import *  # noqa: F401,F403
+from .stored import __all__ as _stored_all
 
 __all__ = [*_plotting_all, *_data_all, *_diagnostics_all, *_causal_all, *_ist_all, *_baselines_all, *_stargan_all, *_benchmark_all,
-           *_tables_all]
+           *_tables_all, *_stored_all]
