@@ -191,6 +191,31 @@ def evaluate_transfer(setup, transfers: dict, n_pairs: int = 64, seed: int = 0,
     return scores, pairs
 
 
+def transfer_strip(setup, transfer, n_styles: int = 5, seed: int = 0):
+    """Fig. 4C on a synthetic fold: a random training cell, one style image from each of up
+    to ``n_styles`` other training plates, the cell's true counterfactual under each style
+    image's well, and the outputs of IST (``transfer``) and of histogram matching. Returns
+    ``(content, styles, truth, outputs)``, the arguments of
+    :func:`ist_core.report.plot_transfer_strip` after the dataset."""
+    from .data.synthetic import render_counterfactual
+    from .train import transfer as restyle
+
+    ds = setup.dataset
+    rng = np.random.default_rng(seed)
+    train = setup.fold.train
+    plate = ds.meta["plate"].to_numpy()
+    content = int(rng.choice(train))
+    others = [p for p in dict.fromkeys(plate[train]) if p != plate[content]][:n_styles]
+    styles = [int(rng.choice(train[plate[train] == p])) for p in others]
+    wells = ds.meta["well"].to_numpy()
+    truth = np.concatenate([render_counterfactual(ds, [content], wells[s]) for s in styles])
+    x = np.repeat(np.asarray(ds.images[[content]]), len(styles), axis=0)
+    style_images = np.asarray(ds.images[styles])
+    outputs = {"IST": restyle(setup, transfer, x, style_images),
+               "histogram matching": histogram_matching(x, style_images)}
+    return content, styles, truth, outputs
+
+
 def landing_rate(feats: dict, oes: dict, neighbours: int = 15) -> dict:
     """Do outputs land on their target OE? (paper Fig. 4B, as a number.)
 

@@ -120,3 +120,27 @@ def test_loss_term_ablation_trains_a_variant_without_each_term_and_scores_them(t
     assert len(list(runs.glob("generator*"))) == 3 and len(list(runs.glob("encoder*"))) == 1
     with pytest.raises(ValueError, match="unknown loss term"):
         fidelity.loss_term_ablation(setup, terms=("gram",))
+
+
+def test_transfer_strip_sends_one_cell_to_other_plates_with_its_true_counterfactuals(tmp_path):
+    import torch
+
+    from ist_core.models.histmatch import HistogramMatching
+    from ist_core.profiles import get_profile
+    from ist_core.train import setup_fold
+
+    torch.set_num_threads(1)
+    setup = setup_fold("synthetic-grid", level="2", fold=0, runs=tmp_path,
+                       profile=get_profile("tiny"))
+    content, styles, truth, outputs = fidelity.transfer_strip(setup, HistogramMatching(), seed=3)
+    ds, plate = setup.dataset, setup.dataset.meta["plate"].to_numpy()
+    train = set(setup.fold.train.tolist())
+    others = set(plate[setup.fold.train]) - {plate[content]}
+    assert content in train and set(styles) <= train and len(styles) == min(5, len(others))
+    assert set(plate[styles]) == others or len(others) > 5  # one style image per other plate
+    x = np.asarray(ds.images[[content]])
+    assert truth.shape == (len(styles), *x.shape[1:])
+    assert set(outputs) == {"IST", "histogram matching"}
+    # a counterfactual in another well is the same cell in another style: not the input
+    assert all(np.abs(t - x[0]).mean() > 0 for t in truth)
+    assert all(o.shape == truth.shape for o in outputs.values())
