@@ -97,8 +97,11 @@ def run_book(
     parameters cell defines that name; ``chapters`` picks some by name. Output goes
     to ``<out_dir or root>/_build/``. Returns the HTML folder, or the staging source
     folder when ``build=False``.
+
+    The chapters train in ``_build/runs/`` (unless ``$IST_RUNS_DIR`` is set): their own
+    folder, shared between them, never the ``runs/`` of ``make results``, so a chapter's
+    live re-run is trained here and not read back from the grid it checks.
     """
-    import papermill
 
     root = find_root(root)
     if profile not in PROFILES:
@@ -124,6 +127,33 @@ def run_book(
     (stage / "profile.txt").write_text(profile + "\n")
 
     total = time.perf_counter()
+    own_runs = "IST_RUNS_DIR" not in os.environ
+    if own_runs:
+        os.environ["IST_RUNS_DIR"] = str(build_dir / "runs")
+    try:
+        _execute(selected, root, parameters, defaults, executed, stage)
+    finally:
+        if own_runs:
+            del os.environ["IST_RUNS_DIR"]
+
+    for md in every:
+        staged = stage / md.relative_to(root).with_suffix(".ipynb")
+        if not staged.exists():
+            # not run this time and never before: show its source without outputs
+            import jupytext
+
+            print(f"    {md.stem} not executed; the book shows it without outputs", flush=True)
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            jupytext.write(read_chapter(md), staged, fmt="ipynb")
+    print(f"ran {len(selected)} chapter(s) in {time.perf_counter() - total:.1f} s", flush=True)
+    return build_book(root, out_dir=out_dir) if build else stage
+
+
+def _execute(selected, root: Path, parameters: dict, defaults: dict, executed: Path,
+             stage: Path) -> None:
+    """Run each ``selected`` chapter with papermill into ``executed`` and stage it."""
+    import papermill
+
     for i, md in enumerate(selected, 1):
         rel = md.relative_to(root)
         given = {k: coerce_parameter(k, v, defaults[md][k], md.stem) for k, v in parameters.items()
@@ -151,18 +181,6 @@ def run_book(
         (stage / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(out, stage / rel.with_suffix(".ipynb"))
         print(f"    {md.stem} done in {time.perf_counter() - start:.1f} s", flush=True)
-
-    for md in every:
-        staged = stage / md.relative_to(root).with_suffix(".ipynb")
-        if not staged.exists():
-            # not run this time and never before: show its source without outputs
-            import jupytext
-
-            print(f"    {md.stem} not executed; the book shows it without outputs", flush=True)
-            staged.parent.mkdir(parents=True, exist_ok=True)
-            jupytext.write(read_chapter(md), staged, fmt="ipynb")
-    print(f"ran {len(selected)} chapter(s) in {time.perf_counter() - total:.1f} s", flush=True)
-    return build_book(root, out_dir=out_dir) if build else stage
 
 
 def footer_text(profile: str | None) -> str:

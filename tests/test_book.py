@@ -189,6 +189,24 @@ def test_parameters_are_injected_and_typed_from_the_default(tmp_path):
         run_book("tiny", parameters={"seed": "three"}, root=book, build=False)
 
 
+def test_chapters_train_in_the_builds_own_runs_folder_not_in_make_results(tmp_path, monkeypatch):
+    """A chapter's live re-run must be trained, not read back from the grid it checks."""
+    monkeypatch.delenv("IST_RUNS_DIR", raising=False)
+    book = make_book(tmp_path / "b", {
+        "where": "import os\nfrom ist_core.train import runs_dir\nprint('RUNS', runs_dir())",
+    })
+    stage = run_book("tiny", root=book, build=False)
+    nb = nbformat.read(stage / "book" / "where.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert f"RUNS {book / '_build' / 'runs'}" in printed
+    assert "IST_RUNS_DIR" not in os.environ  # restored after the run
+    monkeypatch.setenv("IST_RUNS_DIR", str(tmp_path / "mine"))
+    stage = run_book("tiny", root=book, build=False)
+    nb = nbformat.read(stage / "book" / "where.ipynb", as_version=4)
+    assert f"RUNS {tmp_path / 'mine'}" in "".join(
+        o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+
 def test_unknown_profile_or_parameter_is_refused_before_anything_runs(tmp_path):
     book = make_book(tmp_path / "b", {"one": "x = 1"})
     with pytest.raises(BookError, match=r"unknown profile 'huge'.*tiny.*quick.*paper"):
