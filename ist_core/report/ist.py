@@ -11,7 +11,7 @@ from .plotting import figure, scatter_groups, to_rgb, umap_model
 
 __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
-    "ood_table", "plot_ood", "difference_table", "describe_bounds", "describe_targets",
+    "ood_table", "plot_ood", "difference_table", "interval_text", "describe_bounds", "describe_targets",
     "plot_feature_umap",
     "shortcut_table",
 ]
@@ -183,6 +183,14 @@ def plot_ood(scores: pd.DataFrame, chance: float | None = None):
     fig.tight_layout()
     return fig
 
+def interval_text(row) -> str:
+    """One row of :func:`~ist_core.stats.paired_differences` as 'difference [low, high]',
+    or 'difference (n=pairs)' where there is no interval."""
+    if np.isnan(row["low"]):
+        return f"{row['difference']:+.3f} (n={row['pairs']})"
+    return f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]"
+
+
 def difference_table(differences: pd.DataFrame, order=None) -> pd.DataFrame:
     """:func:`~ist_core.stats.paired_differences` as a level x method table of
     'difference [low, high]' strings, a star on each interval that excludes 0; methods in
@@ -190,10 +198,8 @@ def difference_table(differences: pd.DataFrame, order=None) -> pd.DataFrame:
     order_levels = [lvl for lvl in LEVEL_LABELS if lvl in set(differences["level"].astype(str))]
 
     def cell(row):
-        if np.isnan(row["low"]):
-            return f"{row['difference']:+.3f} (n={row['pairs']})"
         star = " *" if row["resolved"] else ""
-        return f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]{star}"
+        return interval_text(row) + star
 
     table = (differences.assign(level=differences["level"].astype(str), cell=differences.apply(cell, axis=1))
              .pivot(index="level", columns="method", values="cell").reindex(order_levels))

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..results import code_status, describe_status, is_stale, read_summary
 from ..stats import paired_differences
+from .ist import interval_text
 from .tables import DATASET_NAMES, METHOD_NAMES, paper_table1_numbers
 
 __all__ = ["stored_scores", "lisi_table", "chance_levels", "provenance_html", "live_check_text", "describe_differences",
@@ -190,7 +191,7 @@ def paper_claims(scores: pd.DataFrame, dataset: str) -> pd.DataFrame:
         d = paired_differences(here[here["method"].isin(["ist", "baseline"])]).iloc[0]
         rows.append({"claim": "IST - baseline", "level": col,
                      "paper": "nc" if np.isnan(pi) else f"{pi - pb:+.2f}",
-                     "ours": _cell(d), "verdict": _verdict(pi - pb, d["low"], d["high"])})
+                     "ours": interval_text(d), "verdict": _verdict(pi - pb, d["low"], d["high"])})
         worst = None
         for rival in rivals:
             pair = here[here["method"].isin(["ist", rival])]
@@ -204,14 +205,8 @@ def paper_claims(scores: pd.DataFrame, dataset: str) -> pd.DataFrame:
             pr = paper.loc[names[rival], col]
             rows.append({"claim": f"IST - {names[rival]} (closest other row)", "level": col,
                          "paper": "nc" if np.isnan(pi) or np.isnan(pr) else f"{pi - pr:+.2f}",
-                         "ours": _cell(d), "verdict": _verdict(pi - pr, d["low"], d["high"])})
+                         "ours": interval_text(d), "verdict": _verdict(pi - pr, d["low"], d["high"])})
     return pd.DataFrame(rows, columns=["claim", "level", "paper", "ours", "verdict"])
-
-
-def _cell(d) -> str:
-    if np.isnan(d["low"]):
-        return f"{d['difference']:+.3f} (n={d['pairs']})"
-    return f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
 
 
 def claims_text(claims: pd.DataFrame, dataset: str) -> str:
