@@ -171,6 +171,27 @@ def _check() -> int:
     return 1 if stale else 0
 
 
+def cmd_ablation(args):
+    """IST with its full objective and without each loss term in turn, at one fold and seed:
+    the fidelity scores of every variant, optionally stored with their provenance."""
+    from .fidelity import ablation_table, loss_term_ablation
+    from .results import code_hash
+
+    setup = _setup(args)
+    table = loss_term_ablation(setup, terms=tuple(args.terms), n_pairs=args.pairs, seed=args.seed,
+                               progress=not args.no_progress)
+    table = table.assign(level=setup.split, fold=args.fold, seed=args.seed)
+    if args.save:
+        from .results import write_summary
+
+        meta = {"profile": setup.profile.name, "folds": {args.dataset: {setup.split: [args.fold]}},
+                "seeds": [args.seed], "held_out": list(setup.fold.held_out), "pairs": args.pairs,
+                "runs": len(table["variant"].unique()),
+                "code": {code_hash(): len(table["variant"].unique())}}
+        print(f"saved {write_summary(table, args.dataset, args.profile, 'loss-ablation', provenance=meta)}")
+    print(ablation_table(table).to_string())
+
+
 def cmd_transfer(args):
     from .train import train_ist, transfer
 
@@ -280,6 +301,19 @@ def add_parsers(sub) -> None:
                    help="list the stored summaries under results/ whose runs were trained by "
                         "other code than this checkout's (exit 1 if any); trains nothing")
     p.set_defaults(func=cmd_run)
+
+    from .fidelity import LOSS_TERMS
+
+    p = sub.add_parser("ablation", help="IST without each of its loss terms at one fold and seed: "
+                                        "fidelity of each variant")
+    _common(p)
+    p.add_argument("--terms", nargs="+", default=list(LOSS_TERMS), choices=list(LOSS_TERMS),
+                   help="loss terms to drop one at a time (default all five)")
+    p.add_argument("--pairs", type=int, default=64, help="content/style pairs scored (default 64)")
+    p.add_argument("--save", action="store_true",
+                   help="store the scores with their provenance as results/<dataset>/<profile>/"
+                        "loss-ablation.csv")
+    p.set_defaults(func=cmd_ablation)
 
     p = sub.add_parser("transfer", help="re-render images in the style of others with a fold's IST")
     _common(p)

@@ -305,3 +305,17 @@ def loss_term_ablation(setup, terms=LOSS_TERMS, encoder=None, n_pairs: int = 64,
         frames.append(scores.assign(variant=name, weights=weights))
     columns = ["variant", "weights", "channel", "metric", "value"]
     return pd.concat(frames, ignore_index=True)[columns]
+
+
+def ablation_table(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`loss_term_ablation`'s rows as one row per variant (in the order trained):
+    PSNR and SSIM averaged over channels, L1 to the ``keep`` counterfactual, cause
+    agreement and, where scored, the landing rate; plus each metric's change from the
+    full objective."""
+    per_channel = table[table["channel"] != "all"].groupby(["variant", "metric"], sort=False)["value"].mean()
+    overall = table[table["channel"] == "all"].set_index(["variant", "metric"])["value"]
+    wide = pd.concat([per_channel, overall]).unstack("metric")
+    order = list(dict.fromkeys(table["variant"]))
+    columns = [c for c in ("PSNR", "SSIM", "L1 to keep", "cause agreement", "landing rate")
+               if c in wide.columns]
+    return wide.loc[order, columns].rename_axis(index="variant", columns=None)

@@ -66,3 +66,21 @@ def test_renamed_knob_points_to_oe_shift(capsys):
     assert "'confounding'" in err and "oe_shift" in err
     assert main(["data", "describe", "synthetic-grid", "--size", "tiny", "--knob", "oe_shift=2",
                  "--json"]) == 0
+
+
+def test_ablation_stores_each_variant_with_its_provenance(tmp_path, monkeypatch, capsys):
+    from ist_core.results import code_hash, read_summary
+
+    monkeypatch.setenv("IST_RESULTS_DIR", str(tmp_path / "results"))
+    assert main(["ablation", "--dataset", "synthetic-grid", "--profile", "tiny", "--level", "2",
+                 "--terms", "cycle", "--pairs", "8", "--runs", str(tmp_path / "runs"),
+                 "--no-progress", "--save"]) in (0, None)
+    out = capsys.readouterr().out
+    assert "loss-ablation.csv" in out and "without cycle" in out
+    table, meta = read_summary("synthetic-grid", "tiny", "loss-ablation")
+    assert list(table["variant"].unique()) == ["full", "without cycle"]
+    assert table["level"].nunique() == 1 and (table["fold"] == 0).all() and (table["seed"] == 0).all()
+    assert meta["folds"] == {"synthetic-grid": {table["level"].iloc[0]: [0]}}
+    assert meta["seeds"] == [0] and meta["code"] == {code_hash(): 2} and meta["profile"] == "tiny"
+    with pytest.raises(SystemExit):
+        main(["ablation", "--terms", "gram"])

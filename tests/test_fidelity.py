@@ -120,6 +120,12 @@ def test_loss_term_ablation_trains_a_variant_without_each_term_and_scores_them(t
     assert len(list(runs.glob("generator*"))) == 3 and len(list(runs.glob("encoder*"))) == 1
     with pytest.raises(ValueError, match="unknown loss term"):
         fidelity.loss_term_ablation(setup, terms=("gram",))
+    wide = fidelity.ablation_table(table)
+    assert list(wide.index) == ["full", "without adv", "without match"]
+    psnr = table[(table["variant"] == "without adv") & (table["metric"] == "PSNR")]["value"]
+    assert len(psnr) == setup.dataset.images.shape[1] > 1
+    assert wide.loc["without adv", "PSNR"] == pytest.approx(psnr.mean())
+    assert wide["landing rate"].between(0, 1).all() and wide["landing rate"].notna().all()
 
 
 def test_transfer_strip_sends_one_cell_to_other_plates_with_its_true_counterfactuals(tmp_path):

@@ -110,3 +110,18 @@ def test_describe_targets_names_each_missed_target_with_its_value():
     assert text.startswith("IST meets 1 of the 3 targets.")
     assert "level 2, share of the room taken: +0.345 (bound >= 0.6)" in text
     assert "IID, ist - naive: -0.186 (bound within ±0.03)" in text
+
+
+def test_describe_ablation_names_the_terms_whose_removal_moves_fidelity():
+    wide = pd.DataFrame({"PSNR": [22.0, 21.0, 22.1, 23.0], "landing rate": [0.8, 0.3, 0.75, 0.7],
+                         "cause agreement": [0.95, 0.9, 0.97, 0.92]},
+                        index=["full", "without adv", "without cycle", "without match"])
+    text = report.describe_ablation(wide)
+    assert "22.00 dB" in text
+    assert "Dropping adv (-1.00 dB) lowers it" in text
+    assert "Dropping match (+1.00 dB) raises it" in text
+    assert "cycle" not in text  # +0.1 dB is within the tolerance
+    assert "falls most without adv (-50%)" in text
+    assert "between 90% and 97%" in text
+    flat = wide.assign(PSNR=22.0)
+    assert "No single term's removal lowers it" in report.describe_ablation(flat)

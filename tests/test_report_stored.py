@@ -78,3 +78,13 @@ def test_live_check_text_flags_a_run_that_moved_beyond_the_seeds_spread():
     assert "agree" in report.live_check_text(spot_check(stored, live))
     moved = live.assign(value=live["value"] + 0.3)
     assert "differ" in report.live_check_text(spot_check(stored, moved))
+
+
+def test_missing_results_text_names_the_command_that_stores_them():
+    grid = report.missing_results_text("quick")
+    assert "make results PROFILE=quick" in grid and "--save table1" in grid
+    assert "re-trains live" in grid
+    ablation = report.missing_results_text("paper", "loss-ablation", live=False,
+                                           command="ablation --dataset synthetic-grid --level 2 --save")
+    assert "`ist ablation --dataset synthetic-grid --level 2 --save --profile paper`" in ablation
+    assert "make results" not in ablation and "re-trains live" not in ablation

@@ -13,7 +13,7 @@ __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
     "ood_table", "plot_ood", "difference_table", "interval_text", "describe_bounds", "describe_targets",
     "plot_feature_umap",
-    "shortcut_table",
+    "shortcut_table", "describe_ablation",
 ]
 
 LEVEL_LABELS = {"iid": "IID", "1": "level 1\n(section out)", "2": "level 2\n(plate out)",
@@ -279,3 +279,33 @@ def shortcut_table(results: dict) -> pd.DataFrame:
                      "plate accuracy within cause": frame["accuracy"].mean(),
                      "chance": frame["chance"].mean()})
     return pd.DataFrame(rows).set_index("features").round(3)
+
+
+def describe_ablation(wide: pd.DataFrame, tolerance_db: float = 0.2) -> str:
+    """A few sentences on :func:`~ist_core.fidelity.ablation_table`: which loss terms'
+    removal costs PSNR to the true counterfactual (by more than ``tolerance_db``), which
+    removal gains it, and how the landing rate and cause agreement move."""
+    full = wide.loc["full"]
+    others = wide.drop(index="full")
+    delta = others["PSNR"] - full["PSNR"]
+    name = {v: v.removeprefix("without ") for v in others.index}
+    worse = [f"{name[v]} ({delta[v]:+.2f} dB)" for v in delta.sort_values().index if delta[v] < -tolerance_db]
+    better = [f"{name[v]} ({delta[v]:+.2f} dB)" for v in delta.sort_values(ascending=False).index
+              if delta[v] > tolerance_db]
+    text = [f"With the full objective IST is {full['PSNR']:.2f} dB from the true counterfactual."]
+    text.append("Dropping " + ", ".join(worse) + " lowers it: those terms help fidelity."
+                if worse else "No single term's removal lowers it by more than "
+                f"{tolerance_db} dB.")
+    if better:
+        text.append("Dropping " + ", ".join(better) + " raises it: at this budget those terms "
+                    "pull outputs away from the truth.")
+    if "landing rate" in wide:
+        land = others["landing rate"] - full["landing rate"]
+        low = land.idxmin()
+        text.append(f"The landing rate is {full['landing rate']:.0%} with every term and falls "
+                    f"most without {name[low]} ({land[low]:+.0%}).")
+    if "cause agreement" in wide:
+        agree = others["cause agreement"]
+        text.append(f"Cause agreement stays between {agree.min():.0%} and {agree.max():.0%} "
+                    f"across the variants ({full['cause agreement']:.0%} with every term).")
+    return " ".join(text)

@@ -60,15 +60,22 @@ def chance_levels(datasets: Sequence[str], profile: str) -> dict[str, float]:
             for name in datasets}
 
 
-def missing_results_text(profile: str, name: str = "table1", live: bool = True) -> str:
+def missing_results_text(profile: str, name: str = "table1", live: bool = True,
+                         command: str | None = None) -> str:
     """What a reader runs when no summary is stored for ``profile`` (``live``: the page
-    shows runs it re-trains instead)."""
+    shows runs it re-trains instead). ``command`` replaces ``make results``' for summaries
+    another command stores (its ``ist`` arguments, without ``--profile``)."""
+    if command is None:
+        how = (f"`make results PROFILE={profile}` (on a GPU: `PYTHONPATH=. python3 -m ist_core "
+               "run --dataset synthetic-grid synthetic-lincs --spread 2 --seeds 0 1 2 "
+               f"--profile {profile} --save {name}`)")
+    else:
+        how = (f"`ist {command} --profile {profile}` (on a GPU: `PYTHONPATH=. python3 -m ist_core "
+               f"{command} --profile {profile}`)")
     return (f"No stored `{name}` results for the `{profile}` profile in this copy of the "
-            f"repository. Produce them with `make results PROFILE={profile}` (on a GPU: "
-            "`PYTHONPATH=. python3 -m ist_core run --dataset synthetic-grid synthetic-lincs "
-            f"--spread 2 --seeds 0 1 2 --profile {profile} --save {name}`), then run this "
-            "chapter again." + (" Until then this page leaves out the stored tables and shows "
-                                "only the runs it re-trains live, at the end." if live else ""))
+            f"repository. Produce them with {how}, then run this chapter again."
+            + (" Until then this page leaves out the stored tables and shows only the runs it "
+               "re-trains live, at the end." if live else ""))
 
 
 def _folds(meta: dict, dataset: str) -> str:
