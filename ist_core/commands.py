@@ -180,11 +180,11 @@ def cmd_ablation(args):
     setup = _setup(args)
     table = loss_term_ablation(setup, terms=tuple(args.terms), n_pairs=args.pairs, seed=args.seed,
                                progress=not args.no_progress)
-    table = table.assign(level=setup.split, fold=args.fold, seed=args.seed)
+    table = table.assign(level=str(args.level), fold=args.fold, seed=args.seed)
     if args.save:
         from .results import write_summary
 
-        meta = {"profile": setup.profile.name, "folds": {args.dataset: {setup.split: [args.fold]}},
+        meta = {"profile": setup.profile.name, "folds": {args.dataset: {str(args.level): [args.fold]}},
                 "seeds": [args.seed], "held_out": list(setup.fold.held_out), "pairs": args.pairs,
                 "runs": len(table["variant"].unique()),
                 "code": {code_hash(): len(table["variant"].unique())}}

@@ -117,11 +117,13 @@ def test_describe_ablation_names_the_terms_whose_removal_moves_fidelity():
                          "cause agreement": [0.95, 0.9, 0.97, 0.92]},
                         index=["full", "without adv", "without cycle", "without match"])
     text = report.describe_ablation(wide)
-    assert "22.00 dB" in text
+    assert "PSNR of 22.00 dB" in text
     assert "Dropping adv (-1.00 dB) lowers it" in text
     assert "Dropping match (+1.00 dB) raises it" in text
-    assert "cycle" not in text  # +0.1 dB is within the tolerance
-    assert "falls most without adv (-50%)" in text
+    assert "Dropping cycle" not in text and "cycle (+0.10 dB)" not in text  # within the tolerance
+    assert "falls most without adv (-50%) and rises most without cycle (-5%)" in text
+    two = wide.assign(PSNR=[22.0, 21.0, 21.5, 22.0])
+    assert "Dropping adv (-1.00 dB) and cycle (-0.50 dB) lowers it" in report.describe_ablation(two)
     assert "between 90% and 97%" in text
     flat = wide.assign(PSNR=22.0)
     assert "No single term's removal lowers it" in report.describe_ablation(flat)

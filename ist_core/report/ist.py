@@ -285,6 +285,9 @@ def describe_ablation(wide: pd.DataFrame, tolerance_db: float = 0.2) -> str:
     """A few sentences on :func:`~ist_core.fidelity.ablation_table`: which loss terms'
     removal costs PSNR to the true counterfactual (by more than ``tolerance_db``), which
     removal gains it, and how the landing rate and cause agreement move."""
+    def listed(items):
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
     full = wide.loc["full"]
     others = wide.drop(index="full")
     delta = others["PSNR"] - full["PSNR"]
@@ -292,20 +295,23 @@ def describe_ablation(wide: pd.DataFrame, tolerance_db: float = 0.2) -> str:
     worse = [f"{name[v]} ({delta[v]:+.2f} dB)" for v in delta.sort_values().index if delta[v] < -tolerance_db]
     better = [f"{name[v]} ({delta[v]:+.2f} dB)" for v in delta.sort_values(ascending=False).index
               if delta[v] > tolerance_db]
-    text = [f"With the full objective IST is {full['PSNR']:.2f} dB from the true counterfactual."]
-    text.append("Dropping " + ", ".join(worse) + " lowers it: those terms help fidelity."
-                if worse else "No single term's removal lowers it by more than "
-                f"{tolerance_db} dB.")
+    text = [f"With the full objective IST's outputs have a PSNR of {full['PSNR']:.2f} dB to the "
+            "true counterfactual."]
+    text.append("Dropping " + listed(worse) + " lowers it: those terms help fidelity."
+                if worse else f"No single term's removal lowers it by more than {tolerance_db} dB.")
     if better:
-        text.append("Dropping " + ", ".join(better) + " raises it: at this budget those terms "
-                    "pull outputs away from the truth.")
+        text.append("Dropping " + listed(better) + " raises it: at this budget they pull "
+                    "outputs away from the truth.")
     if "landing rate" in wide:
         land = others["landing rate"] - full["landing rate"]
-        low = land.idxmin()
-        text.append(f"The landing rate is {full['landing rate']:.0%} with every term and falls "
-                    f"most without {name[low]} ({land[low]:+.0%}).")
+        low, high = land.idxmin(), land.idxmax()
+        text.append(f"The landing rate is {full['landing rate']:.0%} with every term; it falls most "
+                    f"without {name[low]} ({land[low]:+.0%}) and rises most without {name[high]} "
+                    f"({land[high]:+.0%}).")
     if "cause agreement" in wide:
         agree = others["cause agreement"]
         text.append(f"Cause agreement stays between {agree.min():.0%} and {agree.max():.0%} "
                     f"across the variants ({full['cause agreement']:.0%} with every term).")
+    text.append("This is one fold and one seed: differences of the size of these are not "
+                "separated from a change of seed.")
     return " ".join(text)
