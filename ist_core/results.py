@@ -87,7 +87,8 @@ def hardware() -> str:
 def commit_id() -> str:
     """``$IST_COMMIT`` when set (for a copied tree whose git metadata may be stale or
     absent), else the checked-out commit (short hash, "+changes" when tracked files
-    differ), else "unknown"."""
+    other than the stored summaries under ``results/`` differ: storing a summary does not
+    make its own commit dirty), else "unknown"."""
     import os
 
     if os.environ.get("IST_COMMIT"):
@@ -95,7 +96,8 @@ def commit_id() -> str:
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no",
+                                "--", ".", ":(exclude)results"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
         if out.returncode == 0:
             return out.stdout.strip() + ("+changes" if dirty else "")

@@ -24,3 +24,27 @@ def test_a_summary_comes_back_with_its_provenance(tmp_path, monkeypatch):
     assert meta["command"] == "ist run --save bounds" and meta["rows"] == 2
     assert meta["trained_on"] == "a GPU" and {"commit", "hardware", "date"} <= set(meta)
     assert read_summary("synthetic-grid", "quick", "nothing", folder=tmp_path) is None
+
+
+def test_commit_id_is_dirty_for_changed_code_but_not_for_stored_summaries(tmp_path, monkeypatch):
+    import subprocess
+
+    from ist_core import results
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "table1.csv").write_text("a\n1\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    monkeypatch.delenv("IST_COMMIT", raising=False)
+    monkeypatch.setattr(results, "REPO", tmp_path)
+    clean = results.commit_id()
+    assert len(clean) >= 7 and "+" not in clean
+    (tmp_path / "results" / "table1.csv").write_text("a\n2\n")  # a summary just stored
+    assert results.commit_id() == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert results.commit_id() == clean + "+changes"
