@@ -11,6 +11,9 @@ PROFILE ?= quick
 WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 RUNS ?= runs
 RESULTS_GRID := --dataset synthetic-grid synthetic-lincs --spread 2 --seeds 0 1 2
+# make test: pytest-xdist workers, one thread each, one test file per worker at a time
+# (a file's module fixtures, e.g. the whole book at tiny, are built once)
+TEST_WORKERS ?= $(WORKERS)
 
 .PHONY: book test results venv clean
 
@@ -31,7 +34,7 @@ results: venv
 	$(BIN)/ist run $(RESULTS_GRID) --profile $(PROFILE) --workers $(WORKERS) --runs $(RUNS) --save table1
 
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf _build .pytest_cache
