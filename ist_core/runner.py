@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .experiments import Grid, Run, collect, run_one
+from .experiments import Grid, Run, collect, pending, run_one
 from .methods import get_method
 
 
@@ -113,10 +113,13 @@ def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print,
     """Run every job of ``grid`` (finished runs are skipped, broken ones resume) and return
     the tidy scores of all its runs. ``workers`` > 1 trains that many jobs at once in
     separate processes with one thread each (on a CPU with few cores this beats one
-    process with several threads); on a GPU keep 1. ``log`` gets one line per finished run.
+    process with several threads); with one run left to train it trains here, with this
+    process's threads. On a GPU keep 1. ``log`` gets one line per finished run.
     ``train=False`` trains nothing and only completes what stored features allow (see
     :func:`run_one`)."""
     jobs = _jobs(grid)
+    if workers > 1 and train and len(_to_train(grid)) <= 1:
+        workers = 1  # one run to train: in this process with all its threads, not one worker's
     total = sum(job.cost for job, _ in jobs)
     bar = None
     if progress:
@@ -149,6 +152,12 @@ def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print,
         if bar is not None:
             bar.close()
     return collect(grid)
+
+
+def _to_train(grid: Grid) -> list:
+    """The runs of ``grid`` that have not finished training (not those that only wait for
+    a metric)."""
+    return [run for run, what in pending(grid).items() if what == ["not run"]]
 
 
 def _run_parallel(grid, jobs, workers, finished, done) -> None:

@@ -5,6 +5,7 @@ whose training code has changed since is reported by ``ist run --check``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -155,3 +156,17 @@ def test_a_shard_must_be_k_of_n():
     for bad in ("0/3", "4/3", "3", "a/b"):
         with pytest.raises(ValueError, match="K/N"):
             runner.parse_shard(bad)
+
+
+def test_one_run_left_to_train_trains_in_this_process_more_go_to_workers(tmp_path, monkeypatch):
+    grid = experiments.plan("synthetic-grid", ["baseline"], ["iid"], seeds=(0, 1), profile="tiny",
+                            runs=tmp_path)
+    calls = []
+    monkeypatch.setattr(runner, "_run_parallel", lambda *args: calls.append(len(args[1])))
+    runner.run_grid(grid, workers=2, progress=False, log=None)
+    assert calls == [2]  # two runs to train: handed to the workers (stubbed here, so none trains)
+    assert len(runner._to_train(grid)) == 2
+    one = dataclasses.replace(grid, runs=grid.runs[:1])
+    scores = runner.run_grid(one, workers=2, progress=False, log=None)
+    assert calls == [2] and set(scores["seed"]) == {0}  # trained here, not by a worker
+    assert runner._to_train(grid) == [grid.runs[1]]
