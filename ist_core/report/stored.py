@@ -127,7 +127,10 @@ def live_check_text(check: pd.DataFrame) -> str:
                           for m, d in zip(moved["method"], moved["difference"]))
         return (f"**The live runs differ from the stored ones by more than the stored seeds' "
                 f"spread: {names}.** The stored results may be stale, or this machine's "
-                "libraries train differently; re-run `make results`.")
+                "libraries train differently, or the networks were trained on another number "
+                "of CPU threads: `make results` trains each run on one thread, while a chapter "
+                "trains some networks on all cores, which alone moves a macro-F1 by a few "
+                "hundredths. Re-running `make results` here tells which.")
     largest = float(compared["difference"].abs().max())
     return (f"The live runs agree with the stored ones within the stored seeds' spread "
             f"(largest difference {largest:.4f}).")
