@@ -184,10 +184,10 @@ def cmd_ablation(args):
     if args.save:
         from .results import write_summary
 
+        variants = table["variant"].nunique()  # one generator each, all trained by this code
         meta = {"profile": setup.profile.name, "folds": {args.dataset: {str(args.level): [args.fold]}},
                 "seeds": [args.seed], "held_out": list(setup.fold.held_out), "pairs": args.pairs,
-                "runs": len(table["variant"].unique()),
-                "code": {code_hash(): len(table["variant"].unique())}}
+                "runs": variants, "code": {code_hash(): variants}}
         print(f"saved {write_summary(table, args.dataset, args.profile, 'loss-ablation', provenance=meta)}")
     print(ablation_table(table).to_string())
 

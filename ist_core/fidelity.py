@@ -310,8 +310,7 @@ def loss_term_ablation(setup, terms=LOSS_TERMS, encoder=None, n_pairs: int = 64,
 def ablation_table(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`loss_term_ablation`'s rows as one row per variant (in the order trained):
     PSNR and SSIM averaged over channels, L1 to the ``keep`` counterfactual, cause
-    agreement and, where scored, the landing rate; plus each metric's change from the
-    full objective."""
+    agreement and, where scored, the landing rate."""
     per_channel = table[table["channel"] != "all"].groupby(["variant", "metric"], sort=False)["value"].mean()
     overall = table[table["channel"] == "all"].set_index(["variant", "metric"])["value"]
     wide = pd.concat([per_channel, overall]).unstack("metric")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .plotting import figure, scatter_groups, to_rgb, umap_model
+from .tables import and_list
 
 __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
@@ -285,9 +286,6 @@ def describe_ablation(wide: pd.DataFrame, tolerance_db: float = 0.2) -> str:
     """A few sentences on :func:`~ist_core.fidelity.ablation_table`: which loss terms'
     removal costs PSNR to the true counterfactual (by more than ``tolerance_db``), which
     removal gains it, and how the landing rate and cause agreement move."""
-    def listed(items):
-        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
     full = wide.loc["full"]
     others = wide.drop(index="full")
     delta = others["PSNR"] - full["PSNR"]
@@ -297,10 +295,10 @@ def describe_ablation(wide: pd.DataFrame, tolerance_db: float = 0.2) -> str:
               if delta[v] > tolerance_db]
     text = [f"With the full objective IST's outputs have a PSNR of {full['PSNR']:.2f} dB to the "
             "true counterfactual."]
-    text.append("Dropping " + listed(worse) + " lowers it: those terms help fidelity."
+    text.append("Dropping " + and_list(worse) + " lowers it: those terms help fidelity."
                 if worse else f"No single term's removal lowers it by more than {tolerance_db} dB.")
     if better:
-        text.append("Dropping " + listed(better) + " raises it: at this budget they pull "
+        text.append("Dropping " + and_list(better) + " raises it: at this budget they pull "
                     "outputs away from the truth.")
     if "landing rate" in wide:
         land = others["landing rate"] - full["landing rate"]

@@ -13,7 +13,7 @@ import pandas as pd
 from ..results import code_status, describe_status, is_stale, read_summary
 from ..stats import paired_differences
 from .ist import interval_text
-from .tables import DATASET_NAMES, METHOD_NAMES, paper_table1_numbers
+from .tables import DATASET_NAMES, METHOD_NAMES, and_list, paper_table1_numbers
 
 __all__ = ["stored_scores", "lisi_table", "chance_levels", "provenance_html", "live_check_text", "describe_differences",
            "paper_claims", "claims_text", "missing_results_text"]
@@ -138,8 +138,7 @@ def live_check_text(check: pd.DataFrame) -> str:
 
 def _level_words(levels) -> str:
     words = [_LEVEL.get(str(lv), str(lv)) for lv in levels]
-    words = list(dict.fromkeys(words))
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return and_list(dict.fromkeys(words))
 
 
 def describe_differences(differences: pd.DataFrame) -> str:

@@ -384,10 +384,10 @@ def compare_with_paper(scores: pd.DataFrame, dataset: str, paper_dataset: str,
     return out[out["ours"].notna() | out["paper"].notna()].reset_index(drop=True)
 
 
-def _names(methods: Sequence[str]) -> str:
-    """'A', 'A and B', 'A, B and C'."""
-    methods = list(methods)
-    return methods[0] if len(methods) == 1 else ", ".join(methods[:-1]) + " and " + methods[-1]
+def and_list(items: Sequence[str]) -> str:
+    """'A', 'A and B', 'A, B and C' (the report's sentences name things this way)."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _has(methods: Sequence[str]) -> str:
@@ -441,15 +441,15 @@ def _best_sentence(col: str, rows: pd.DataFrame) -> str | None:
     verb = "are" if len(ours_best) > 1 else "is"
     best = "best methods" if len(ours_best) > 1 else "best method"
     if set(ours_best) == set(paper_best):
-        return (f"{_where(col)}, the {best} {verb} {_names(ours_best)} here (of {n_ours} "
+        return (f"{_where(col)}, the {best} {verb} {and_list(ours_best)} here (of {n_ours} "
                 f"scored) and in the paper (of {n_paper}).")
     missing = [m for m in ours_best if pd.isna(rows.loc[m, "paper"])]
-    note = f"; {_names(missing)} {_has(missing)} no number in the paper" if missing else ""
+    note = f"; {and_list(missing)} {_has(missing)} no number in the paper" if missing else ""
     pmissing = [m for m in paper_best if pd.isna(rows.loc[m, "ours"])]
-    pnote = f"; {_names(pmissing)} {_has(pmissing)} no number here" if pmissing else ""
+    pnote = f"; {and_list(pmissing)} {_has(pmissing)} no number here" if pmissing else ""
     pverb = "they are" if len(paper_best) > 1 else "it is"
-    return (f"{_where(col)}, the {best} {verb} {_names(ours_best)} here (of {n_ours} scored); "
-            f"in the paper {pverb} {_names(paper_best)} (of {n_paper}){note}{pnote}.")
+    return (f"{_where(col)}, the {best} {verb} {and_list(ours_best)} here (of {n_ours} scored); "
+            f"in the paper {pverb} {and_list(paper_best)} (of {n_paper}){note}{pnote}.")
 
 
 def agreement_sentences(scores: pd.DataFrame, dataset: str, paper_dataset: str,
