@@ -9,6 +9,8 @@ oracle rows only.
     PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-lincs --knob degradation=0 --save
     PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-grid --levels 2 \
         --sweep degradation=0,0.5,1,2 --save calibration_sweep
+    PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-grid --folds 1 --rows naive oracle \
+        --setting effect=2 --setting effect=2.5,well_scale=0 --save calibration_search
 """
 
 from __future__ import annotations
@@ -36,14 +38,20 @@ def main() -> None:
                                                       "latents"])
     parser.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
                         help="run once per value of a knob (repeatable: one knob at a time)")
+    parser.add_argument("--setting", action="append", default=[], metavar="KEY=V,KEY=V",
+                        help="run once with these knobs on top of --knob (repeatable)")
     parser.add_argument("--runs", default=None)
     parser.add_argument("--save", nargs="?", const="calibration", default=None, metavar="NAME",
                         help="store the scores as results/<dataset>/<profile>/NAME.csv")
     args = parser.parse_args()
     knobs = parse_knobs(args.knob)
     settings = [(None, None, knobs)]
-    if args.sweep:
+    if args.sweep or args.setting:
         settings = []
+    for text in args.setting:
+        setting = parse_knobs(text.split(","))
+        label = ",".join(f"{k}={v}" for k, v in setting.items())
+        settings.append(("setting", label, {**knobs, **setting}))
         for sweep in args.sweep:
             knob, values = sweep.split("=", 1)
             for text in values.split(","):
