@@ -57,7 +57,7 @@ def main() -> None:
             for text in values.split(","):
                 value = parse_knobs([f"{knob}={text}"])[knob]
                 settings.append((knob, value, {**knobs, knob: value}))
-    frames = []
+    frames, codes = [], {}
     for knob, value, setting in settings:
         scores = calibrate(args.dataset, args.profile, args.levels, args.folds, args.seeds,
                            args.workers, args.runs, progress=False, log=None,
@@ -65,6 +65,8 @@ def main() -> None:
         print(f"{args.dataset} at {args.profile}, knobs {setting or 'default'}:")
         print(calibration_table(scores).to_string(), flush=True)
         frames.append(scores.assign(knob=knob, knob_value=value))
+        for code, n in scores.attrs["code"].items():
+            codes[code] = codes.get(code, 0) + n
     scores = pd.concat(frames, ignore_index=True)
     groups = scores[scores["group"] != "all"]
     if not groups.empty:
@@ -72,7 +74,8 @@ def main() -> None:
     if args.save:
         command = rerun_command("PYTHONPATH=. python3 benchmarks/calibrate.py", sys.argv[1:])
         print("stored", write_summary(scores, args.dataset, args.profile, args.save,
-                                      provenance={"knobs": knobs, "command": command}))
+                                      provenance={"knobs": knobs, "command": command,
+                                                  "runs": sum(codes.values()), "code": codes}))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .diagnostics import fit_score
-from .experiments import plan
+from .experiments import plan, provenance
 from .runner import run_grid
 from .splits import LEVEL_COLUMN, make_folds, parse_level, spread_folds
 
@@ -71,6 +71,7 @@ def calibrate(dataset: str, profile: str = "quick", levels=None, folds: int = 2,
     levels = levels or ["iid"] + [str(k) for k, col in LEVEL_COLUMN.items() if col in data.meta.columns]
     per_level = {parse_level(lv): tuple(spread_folds(data.meta, lv, folds)) for lv in levels}
     frames = [_latent_scores(data, per_level, seeds)] if "latents" in rows else []
+    codes: dict[str, int] = {}
     for methods, extra, rename in (([m for m, r in ROWS.items() if r in rows], {}, ROWS),
                                    (["baseline"] if "no nuisance" in rows else [], NO_NUISANCE,
                                     {"baseline": "no nuisance"})):
@@ -80,13 +81,18 @@ def calibrate(dataset: str, profile: str = "quick", levels=None, folds: int = 2,
         grid = plan([dataset], methods, list(per_level), per_level, tuple(seeds), profile,
                     runs=_runs_for(runs, setting), **setting)
         scores = run_grid(grid, workers=workers, progress=progress, log=log)
+        for code, n in provenance(grid)["code"].items():
+            codes[code] = codes.get(code, 0) + n
         scores = scores[scores["metric"] == "macro_f1"]
         frames.append(scores.assign(row=scores["method"].map(rename)))
     scores = pd.concat(frames, ignore_index=True)
     scores["group"] = [fold_group(data.meta, lv, h) if lv != "iid" else "all"
                        for lv, h in zip(scores["level"], scores["held_out"])]
-    return scores[["dataset", "profile", "row", "level", "fold", "held_out", "group", "seed",
-                   "value"]].assign(profile=profile, dataset=dataset)
+    scores = scores[["dataset", "profile", "row", "level", "fold", "held_out", "group", "seed",
+                     "value"]].assign(profile=profile, dataset=dataset)
+    # which code trained the scored networks (results.code_status reads it back)
+    scores.attrs["code"] = codes
+    return scores
 
 
 def _latent_scores(data, per_level: dict, seeds) -> pd.DataFrame:

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from ist_core.calibration import bound_targets, calibrate, calibration_table, fold_group
+from ist_core.results import code_hash
 from ist_core.splits import make_folds, spread_folds
 
 
@@ -29,6 +30,8 @@ def test_calibrate_scores_rows_per_level_and_tabulates(tmp_path):
     assert set(scores.loc[scores["level"] == "2", "group"]) == {"single-copy series", "replicated series"}
     # the nuisance-free row trained in its own folder, on other images
     assert len(list((tmp_path / "calibration").iterdir())) == 2
+    # the networks' code is recorded (the latents row trains none): 3 naive + 3 nuisance-free
+    assert scores.attrs["code"] == {code_hash(): 6}
     table = calibration_table(scores)
     assert list(table.columns) == ["IID", "level 2"] and "x)" in table.loc["naive", "level 2"]
     with pytest.raises(ValueError, match="unknown calibration row"):
