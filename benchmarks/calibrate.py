@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 
 import pandas as pd
 
-from ist_core.calibration import calibrate, calibration_table
+from ist_core.calibration import calibrate, calibration_table, knob_settings
 from ist_core.cli import parse_knobs
 from ist_core.results import rerun_command, write_summary
 
@@ -45,19 +46,8 @@ def main() -> None:
                         help="store the scores as results/<dataset>/<profile>/NAME.csv")
     args = parser.parse_args()
     knobs = parse_knobs(args.knob)
-    settings = [(None, None, knobs)]
-    if args.sweep or args.setting:
-        settings = []
-    for text in args.setting:
-        setting = parse_knobs(text.split(","))
-        label = ",".join(f"{k}={v}" for k, v in setting.items())
-        settings.append(("setting", label, {**knobs, **setting}))
-        for sweep in args.sweep:
-            knob, values = sweep.split("=", 1)
-            for text in values.split(","):
-                value = parse_knobs([f"{knob}={text}"])[knob]
-                settings.append((knob, value, {**knobs, knob: value}))
-    frames, codes = [], {}
+    settings = knob_settings(knobs, args.sweep, args.setting)
+    frames, codes = [], Counter()
     for knob, value, setting in settings:
         scores = calibrate(args.dataset, args.profile, args.levels, args.folds, args.seeds,
                            args.workers, args.runs, progress=False, log=None,
@@ -65,8 +55,7 @@ def main() -> None:
         print(f"{args.dataset} at {args.profile}, knobs {setting or 'default'}:")
         print(calibration_table(scores).to_string(), flush=True)
         frames.append(scores.assign(knob=knob, knob_value=value))
-        for code, n in scores.attrs["code"].items():
-            codes[code] = codes.get(code, 0) + n
+        codes.update(scores.attrs["code"])
     scores = pd.concat(frames, ignore_index=True)
     groups = scores[scores["group"] != "all"]
     if not groups.empty:
@@ -75,7 +64,7 @@ def main() -> None:
         command = rerun_command("PYTHONPATH=. python3 benchmarks/calibrate.py", sys.argv[1:])
         print("stored", write_summary(scores, args.dataset, args.profile, args.save,
                                       provenance={"knobs": knobs, "command": command,
-                                                  "runs": sum(codes.values()), "code": codes}))
+                                                  "runs": sum(codes.values()), "code": dict(codes)}))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from .diagnostics import fit_score
 from .experiments import plan, provenance
 from .runner import run_grid
 from .splits import LEVEL_COLUMN, make_folds, parse_level, spread_folds
+from .values import parse_pairs
 
 ROWS = {"baseline": "naive", "oracle": "oracle", "histmatch": "histmatch"}
 NO_NUISANCE = {"nuisance": 0.0, "degradation": 0.0}
@@ -71,7 +73,7 @@ def calibrate(dataset: str, profile: str = "quick", levels=None, folds: int = 2,
     levels = levels or ["iid"] + [str(k) for k, col in LEVEL_COLUMN.items() if col in data.meta.columns]
     per_level = {parse_level(lv): tuple(spread_folds(data.meta, lv, folds)) for lv in levels}
     frames = [_latent_scores(data, per_level, seeds)] if "latents" in rows else []
-    codes: dict[str, int] = {}
+    codes: Counter = Counter()
     for methods, extra, rename in (([m for m, r in ROWS.items() if r in rows], {}, ROWS),
                                    (["baseline"] if "no nuisance" in rows else [], NO_NUISANCE,
                                     {"baseline": "no nuisance"})):
@@ -81,8 +83,7 @@ def calibrate(dataset: str, profile: str = "quick", levels=None, folds: int = 2,
         grid = plan([dataset], methods, list(per_level), per_level, tuple(seeds), profile,
                     runs=_runs_for(runs, setting), **setting)
         scores = run_grid(grid, workers=workers, progress=progress, log=log)
-        for code, n in provenance(grid)["code"].items():
-            codes[code] = codes.get(code, 0) + n
+        codes.update(provenance(grid)["code"])
         scores = scores[scores["metric"] == "macro_f1"]
         frames.append(scores.assign(row=scores["method"].map(rename)))
     scores = pd.concat(frames, ignore_index=True)
@@ -91,8 +92,26 @@ def calibrate(dataset: str, profile: str = "quick", levels=None, folds: int = 2,
     scores = scores[["dataset", "profile", "row", "level", "fold", "held_out", "group", "seed",
                      "value"]].assign(profile=profile, dataset=dataset)
     # which code trained the scored networks (results.code_status reads it back)
-    scores.attrs["code"] = codes
+    scores.attrs["code"] = dict(codes)
     return scores
+
+
+def knob_settings(knobs: dict, sweeps=(), settings=()) -> list[tuple]:
+    """The knob sets one calibration command scores, as ``(label, value, knobs)``: each
+    value of each ``sweeps`` entry ("KEY=V1,V2,...", one knob at a time), then each of
+    ``settings`` ("KEY=V,KEY=V", a whole combination), all on top of ``knobs``; just
+    ``knobs`` when there are neither."""
+    out = []
+    for sweep in sweeps:
+        knob, values = sweep.split("=", 1)
+        for text in values.split(","):
+            value = parse_pairs([f"{knob}={text}"], "--sweep")[knob]
+            out.append((knob, value, {**knobs, knob: value}))
+    for text in settings:
+        setting = parse_pairs(text.split(","), "--setting")
+        label = ",".join(f"{k}={v}" for k, v in setting.items())
+        out.append(("setting", label, {**knobs, **setting}))
+    return out or [(None, None, knobs)]
 
 
 def _latent_scores(data, per_level: dict, seeds) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from ist_core.calibration import bound_targets, calibrate, calibration_table, fold_group
+from ist_core.calibration import (bound_targets, calibrate, calibration_table, fold_group,
+                                  knob_settings)
 from ist_core.results import code_hash
 from ist_core.splits import make_folds, spread_folds
 
@@ -96,3 +97,15 @@ def test_bound_targets_need_every_reference_row():
         bound_targets(scores[scores.method != "oracle"], "grid")
     with pytest.raises(ValueError, match="unknown design"):
         bound_targets(scores, "plate")
+
+
+def test_knob_settings_sweep_one_knob_or_score_whole_combinations():
+    fixed = {"degradation": 0.0}
+    assert knob_settings(fixed) == [(None, None, fixed)]
+    sweep = knob_settings(fixed, sweeps=["effect=1,2.5"])
+    assert [k for _, _, k in sweep] == [{"degradation": 0.0, "effect": 1},
+                                        {"degradation": 0.0, "effect": 2.5}]
+    both = knob_settings(fixed, sweeps=["effect=2"], settings=["effect=3,well_scale=0"])
+    assert both[1] == ("setting", "effect=3,well_scale=0",
+                       {"degradation": 0.0, "effect": 3, "well_scale": 0})
+    assert len(both) == 2
