@@ -29,19 +29,22 @@ from .data.store import Dataset
 def fidelity_pairs(dataset: Dataset, content: np.ndarray, style_pool: np.ndarray,
                    seed: int = 0) -> dict:
     """Content images ``content`` (indices), each paired with a random style image from
-    ``style_pool`` (indices) of another well, and the true counterfactuals of each pair.
+    ``style_pool`` (indices) imaged through other OE draws than its own (another section
+    where wells draw nothing, :func:`~ist_core.data.synthetic.imaging_groups`), and the
+    true counterfactuals of each pair.
 
     Returns a dict of arrays: ``content``, ``style`` (indices), ``x`` (content images),
     ``style_images``, ``keep`` and ``shift`` (true counterfactuals), all (N, C, H, W).
     """
-    from .data.synthetic import render_counterfactual
+    from .data.synthetic import imaging_groups, render_counterfactual
 
     rng = np.random.default_rng(seed)
     wells = dataset.meta["well"].to_numpy()
+    groups = imaging_groups(dataset)
     content = np.asarray(content)
     style = np.empty_like(content)
     for i, idx in enumerate(content):
-        others = style_pool[wells[style_pool] != wells[idx]]
+        others = style_pool[groups[style_pool] != groups[idx]]
         style[i] = rng.choice(others)
     keep = np.stack([render_counterfactual(dataset, [c], wells[s], phenotype="keep")[0]
                      for c, s in zip(content, style)])

@@ -3,7 +3,7 @@
 that produced them. Chapters read them when a run is too big for book time.
 
 Each run also records :func:`code_hash`, a hash of the source that decides its numbers
-(:data:`TRAINING_CODE`: data, models, losses, training, methods, profiles, splits,
+(:data:`TRAINING_CODE`: data, models, losses, training, methods, profiles, seeds, splits,
 metrics, scoring; not the runner, the command line, the report or the book), and a
 summary records how many of its runs each hash trained. :func:`stale_summaries` lists
 the summaries trained by other code than the checkout's (``ist run --check``).
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = Path(__file__).resolve().parent
 # the source that decides a run's numbers, relative to the package (folders: every .py in them)
 TRAINING_CODE = ("data", "models", "train", "experiments.py", "integration.py", "losses.py",
-                 "methods.py", "metrics.py", "profiles.py", "splits.py", "values.py")
+                 "methods.py", "metrics.py", "profiles.py", "seeding.py", "splits.py", "values.py")
 
 
 def training_files(package: Path = PACKAGE) -> list[Path]:

@@ -23,9 +23,9 @@ def grid_result(grid_tiny):
 def test_plate_is_predictable_from_pixels_within_each_cause(grid_result, lincs_tiny):
     r = grid_result
     assert r["plate_causes"] == r["n_causes"] == len(r["plate_by_cause"])
-    # the defaults put more nuisance into sections and wells than into plates, so a plate
-    # alone is a weaker signature than the whole OE path; on average it still beats chance
-    assert r["plate_accuracy_within_cause"] > r["plate_chance_within_cause"] + 0.2
+    # the defaults put more nuisance into sections than into plates, so a plate alone is
+    # a weaker signature than the whole OE path; on average it still beats chance
+    assert r["plate_accuracy_within_cause"] > r["plate_chance_within_cause"] + 0.1
     # with a strong plate draw, the check finds it for every cause
     strong = diagnose(make_dataset("synthetic-grid", "tiny", plate_scale=1.0), seed=0, max_folds=2)
     assert all(c["accuracy"] > c["chance"] + 0.2 for c in strong["plate_by_cause"])

@@ -97,7 +97,9 @@ def test_a_generator_fitted_to_true_counterfactuals_beats_moment_matching_on_hel
     trained = _psnr(out.numpy(), held["keep"])
     matched = _psnr(fidelity.moment_matching(held["x"], held["style_images"]), held["keep"])
     assert trained.mean() > matched.mean(), (trained, matched)
-    assert matched.mean() > _psnr(held["x"], held["keep"]).mean()  # and matching beats nothing
+    # and it beats doing nothing (moment matching to one style image need not: that
+    # image's statistics carry its own cell's size and brightness, not only its OE's)
+    assert trained.mean() > _psnr(held["x"], held["keep"]).mean()
 
 
 def test_loss_term_ablation_trains_a_variant_without_each_term_and_scores_them(tmp_path):

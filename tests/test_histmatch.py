@@ -9,8 +9,10 @@ from ist_core.models.histmatch import HistogramMatching, match_histograms
 
 def test_matches_scikit_image_with_ties(grid_tiny):
     content = np.asarray(grid_tiny.images[:8])
+    # dark backgrounds cut to zero, as a camera offset would: ties that need handling
+    content = np.maximum(content - np.quantile(content, 0.2), 0)
     style = np.asarray(grid_tiny.images[100:108])
-    assert (content == 0).mean() > 0.01  # clipped backgrounds: ties that need handling
+    assert (content == 0).mean() > 0.1
     ours = match_histograms(torch.tensor(content), torch.tensor(style)).numpy()
     reference = np.stack([skimage_match(c, s, channel_axis=0) for c, s in zip(content, style)])
     np.testing.assert_allclose(ours, reference, atol=1e-6)

@@ -51,11 +51,14 @@ def test_knobs_change_the_data():
     base = make_dataset("synthetic-grid", "tiny", image_size=48, channels=4, cells_per_well=2)
     assert base.images.shape[1:] == (4, 48, 48)
     assert base.channels[-1] == "membrane"
-    calm = make_dataset("synthetic-grid", "tiny", nuisance=0.0, oe_shift=0.0, cells_per_well=4)
+    # the same biology on every plate (no cause effect, no unit offset), so that what
+    # differs between plates is the imaging
+    same = dict(effect=0.0, unit_sd=0.0, oe_shift=0.0, cells_per_well=4)
+    calm = make_dataset("synthetic-grid", "tiny", nuisance=0.0, **same)
     plates = calm.meta["plate"].to_numpy()
     # without nuisance, plates share one imaging model: per-plate mean brightness converges
     means = [calm.images[plates == p].mean() for p in np.unique(plates)]
-    noisy = make_dataset("synthetic-grid", "tiny", nuisance=2.0, cells_per_well=4)
+    noisy = make_dataset("synthetic-grid", "tiny", nuisance=2.0, **same)
     noisy_means = [noisy.images[plates == p].mean() for p in np.unique(plates)]
     assert np.std(means) < np.std(noisy_means)
 
@@ -181,9 +184,11 @@ def test_coarse_target_picks_a_well_with_the_seed(grid_tiny):
     well = meta["well"][40]
     assert {target_path(grid_tiny, well, seed=s)["well"] for s in range(5)} == {well}
     # the seed reaches render_counterfactual: the picked well's imaging, so two seeds that
-    # pick different wells give different images
-    wells = {s: target_path(grid_tiny, plate, seed=s)["well"] for s in range(8)}
-    s0, s1 = 0, next(s for s in wells if wells[s] != wells[0])
+    # pick wells of different sections give different images (wells of one section share
+    # their imaging when well_scale is 0, the default)
+    wells = {s: target_path(grid_tiny, plate, seed=s) for s in range(16)}
+    s0, s1 = 0, next(s for s in wells if wells[s]["section"] != wells[0]["section"])
+    wells = {s: path["well"] for s, path in wells.items()}
     one = render_counterfactual(grid_tiny, [0], plate, seed=s0)
     np.testing.assert_array_equal(one, render_counterfactual(grid_tiny, [0], wells[s0]))
     assert not np.array_equal(one, render_counterfactual(grid_tiny, [0], plate, seed=s1))
@@ -266,7 +271,10 @@ def test_cache_key_covers_every_module_that_shapes_the_pixels(tmp_path, monkeypa
 
     source = Path(synthetic.__file__).read_text()
     imported = {f"{m}.py" for m in re.findall(r"^from \.(\w+) import", source, re.M)}
-    assert imported and imported | {"synthetic.py"} <= {p.name for p in synthetic.GENERATOR_FILES}
+    # and so does the keyed randomness every draw goes through (ist_core/seeding.py)
+    assert "seeding" in re.findall(r"^from \.\.(\w+) import", source, re.M)
+    assert imported and imported | {"synthetic.py", "seeding.py"} <= {
+        p.name for p in synthetic.GENERATOR_FILES}
     copies = []
     for p in synthetic.GENERATOR_FILES:
         copy = tmp_path / p.name
@@ -332,3 +340,53 @@ def test_clean_fluorescence_imaged_in_wells_is_the_true_counterfactual(grid_tiny
     assert np.abs(moved - grid_tiny.images[idx]).mean() > 1e-3
     with pytest.raises(ValueError, match="not wells of synthetic-grid"):
         synthetic.image_in_wells(grid_tiny, clean, idx, ["nowhere"] * len(idx))
+
+
+def test_each_design_has_its_calibrated_defaults_and_a_knob_overrides_them():
+    grid, lincs = config_for("synthetic-grid", "tiny"), config_for("synthetic-lincs", "tiny")
+    for knob, value in synthetic.DESIGN_DEFAULTS["lincs"].items():
+        assert getattr(lincs, knob) == value
+        assert getattr(grid, knob) == synthetic.DESIGN_DEFAULTS["grid"].get(
+            knob, getattr(synthetic.SyntheticConfig, knob))
+        assert getattr(config_for("synthetic-lincs", "tiny", **{knob: 0.7}), knob) == 0.7
+    assert grid != dataclasses_replace_design(lincs, grid)
+
+
+def dataclasses_replace_design(cfg, like):
+    """``cfg`` with the design and sizes of ``like`` (what differs then is the defaults)."""
+    import dataclasses
+
+    keep = {"design", *synthetic.SIZES["grid"]["tiny"], *synthetic.SIZES["lincs"]["tiny"]}
+    return dataclasses.replace(cfg, **{k: getattr(like, k) for k in keep})
+
+
+def test_a_bright_oe_compresses_its_highlights_without_cutting_them_off():
+    """The detector saturates softly: under a gain far above 1 every clean intensity still
+    maps to its own pixel value (one to one, so invertible), where a hard clip at 1 would
+    flatten the highlights into one value."""
+    cfg = config_for("synthetic-grid", "tiny", degradation=0.0, nuisance=0.0)
+    env = environment(cfg, {"series": "s1", "plate": "s1p1"})
+    env.update(gain=np.full(cfg.channels, 4.0), noise=0.0, blur=1e-6, gradient=np.zeros(2),
+               background=np.zeros(cfg.channels), mix=np.eye(cfg.channels))
+    ramp = np.linspace(0.05, 1.0, 16 * 16).reshape(16, 16)
+    image = synthetic.image_cell(np.stack([ramp] * cfg.channels), env, cell_seed=1)
+    values = np.sort(image[0].ravel())
+    assert values.max() < 1.0 and np.all(np.diff(values) > 0)
+    # and a dim OE stays close to linear
+    env["gain"] = np.full(cfg.channels, 0.1)
+    dim = synthetic.image_cell(np.stack([ramp] * cfg.channels), env, cell_seed=1)[0]
+    np.testing.assert_allclose(dim, 0.1 * ramp, rtol=0.01)
+
+
+def test_imaging_groups_are_the_finest_level_that_draws(grid_tiny):
+    groups = synthetic.imaging_groups(grid_tiny)
+    np.testing.assert_array_equal(groups, grid_tiny.meta["section"].to_numpy())  # wells draw 0
+    wells = make_dataset("synthetic-grid", "tiny", well_scale=0.5, cells_per_well=2)
+    np.testing.assert_array_equal(synthetic.imaging_groups(wells), wells.meta["well"].to_numpy())
+    # cells of one group are imaged alike: the clean cell through either well's draws is equal
+    meta = grid_tiny.meta
+    a, b = meta.drop_duplicates("well").groupby("section")["well"].head(2).iloc[:2]
+    cfg = config_for("synthetic-grid", "tiny")
+    paths = synthetic._paths(meta)
+    env_a, env_b = environment(cfg, paths[a]), environment(cfg, paths[b])
+    assert all(np.array_equal(env_a[k], env_b[k]) for k in env_a)

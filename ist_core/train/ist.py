@@ -13,10 +13,10 @@ import torch
 
 from .. import losses
 from ..models import Critic, Encoder, Generator, StyleTransfer, moment_match, style_code
+from ..seeding import keyed_seed
 from .loop import fit
 from .pretrain import train_encoder
-from .runtime import freeze
-from .runtime import autocast, derive_seed, generator, to_tensor
+from .runtime import autocast, freeze, generator, to_tensor
 from .setup import FoldSetup
 
 
@@ -49,7 +49,7 @@ def generator_terms(encoder: Encoder, gen: Generator, critic: Critic, content: t
 
 def build_generator(setup: FoldSetup, encoder: Encoder) -> tuple[Generator, Critic]:
     """A fresh generator and a critic initialised from the encoder (one head per training OE)."""
-    torch.manual_seed(derive_seed(setup.seed, "init", "generator"))
+    torch.manual_seed(keyed_seed(setup.seed, "init", "generator"))
     gen = Generator(encoder.channels, setup.profile.gen_width, setup.ist.style_layers).to(setup.device)
     critic = Critic.from_encoder(encoder, encoder.oe_head.out_features).to(setup.device)
     for p in critic.parameters():

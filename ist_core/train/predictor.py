@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from ..models import Predictor, StyleTransfer
+from ..seeding import keyed_seed
 from .loop import fit
-from .runtime import FoldImages, autocast, derive_seed, freeze, generator, to_tensor
+from .runtime import FoldImages, autocast, freeze, generator, to_tensor
 from .setup import FoldSetup
 
 KINDS = ("naive", "ist")
@@ -27,7 +28,7 @@ KINDS = ("naive", "ist")
 def build_predictor(setup: FoldSetup, cls=Predictor, **kwargs) -> Predictor:
     """A predictor (or a subclass, e.g. DR's or MixStyle's) with the fold's initial weights:
     every variant starts from the same trunk and cause head."""
-    torch.manual_seed(derive_seed(setup.seed, "init", "predictor"))
+    torch.manual_seed(keyed_seed(setup.seed, "init", "predictor"))
     c, h, _ = setup.image_shape
     return cls(c, setup.n_causes, width=setup.profile.width, image_size=h, **kwargs).to(setup.device)
 

@@ -7,14 +7,15 @@ import torch
 import torch.nn.functional as F
 
 from ..models import Encoder
+from ..seeding import keyed_seed
 from .predictor import train_classifier
-from .runtime import autocast, derive_seed
+from .runtime import autocast
 from .setup import FoldSetup
 
 
 def build_encoder(setup: FoldSetup) -> Encoder:
     """An encoder with fresh weights for this fold (heads for its training OEs and all causes)."""
-    torch.manual_seed(derive_seed(setup.seed, "init", "encoder"))
+    torch.manual_seed(keyed_seed(setup.seed, "init", "encoder"))
     c, h, _ = setup.image_shape
     n_oes = setup.dataset.meta.iloc[setup.fold.train][setup.ist.oe_level].nunique()
     return Encoder(c, n_oes, setup.n_causes, setup.profile.width, h).to(setup.device)

@@ -3,9 +3,10 @@
 - :func:`pick_device`: CUDA when there is one, else the CPU (``IST_DEVICE`` overrides).
 - :func:`autocast`: bf16 autocast on CUDA, nothing on the CPU unless asked for (the
   CPU path of bf16 exists so that it can be tested without a GPU).
-- :func:`derive_seed`: independent seeds from one hashed tuple (DomainBed's habit), so
-  changing how batches are drawn never changes the initial weights, and a run
-  resumed at step k draws exactly the batches an uninterrupted run would.
+- :func:`generator`: a torch generator keyed on names (:mod:`ist_core.seeding`, the
+  package's one seed scheme), so changing how batches are drawn never changes the
+  initial weights, and a run resumed at step k draws exactly the batches an
+  uninterrupted run would.
 - :class:`FoldImages`: a fold's training images as one tensor on the device (on a GPU
   when they fit, so no image crosses from the host per step), with the samplers the
   paper asks for: balanced over causes, balanced over OEs.
@@ -14,11 +15,12 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 
 import numpy as np
 import torch
+
+from ..seeding import keyed_seed
 
 # share of the free GPU memory the images of a fold may take before they stay on the host
 GPU_DATA_SHARE = 0.4
@@ -48,15 +50,9 @@ def autocast(device: torch.device, amp: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def derive_seed(*key) -> int:
-    """A 63-bit seed from a tuple of names and numbers."""
-    digest = hashlib.sha256(repr(key).encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
-
-
 def generator(*key) -> torch.Generator:
-    """A CPU torch generator seeded by :func:`derive_seed`."""
-    return torch.Generator().manual_seed(derive_seed(*key))
+    """A CPU torch generator seeded by :func:`~ist_core.seeding.keyed_seed`."""
+    return torch.Generator().manual_seed(keyed_seed(*key))
 
 
 def to_tensor(images, device: torch.device) -> torch.Tensor:

@@ -18,9 +18,9 @@ import torch
 
 from .. import losses
 from ..models.stargan import StarGAN
+from ..seeding import keyed_seed
 from .loop import fit
-from .runtime import freeze
-from .runtime import autocast, derive_seed, generator
+from .runtime import autocast, freeze, generator
 from .setup import FoldSetup
 
 
@@ -50,7 +50,7 @@ def ema_rate(beta: float, step: int) -> float:
 
 def build_stargan(setup: FoldSetup, config: StarGANConfig = StarGANConfig()) -> StarGAN:
     """Fresh StarGAN v2 networks for the fold (one domain per training OE)."""
-    torch.manual_seed(derive_seed(setup.seed, "init", "stargan"))
+    torch.manual_seed(keyed_seed(setup.seed, "init", "stargan"))
     c, h, _ = setup.image_shape
     return StarGAN(c, len(setup.images().oe_names), h, setup.profile.gen_width,
                    config.style_dim, config.latent_dim).to(setup.device)
