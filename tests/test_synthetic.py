@@ -372,6 +372,11 @@ def test_a_bright_oe_compresses_its_highlights_without_cutting_them_off():
     image = synthetic.image_cell(np.stack([ramp] * cfg.channels), env, cell_seed=1)
     values = np.sort(image[0].ravel())
     assert values.max() < 1.0 and np.all(np.diff(values) > 0)
+    # the hard detector (the generator before calibration) flattens them
+    hard = synthetic.image_cell(np.stack([ramp] * cfg.channels), {**env, "detector": "hard"}, 1)
+    assert (hard[0] == 1.0).mean() > 0.5
+    with pytest.raises(ValueError, match="unknown detector 'linear'; choose one of"):
+        config_for("synthetic-grid", "tiny", detector="linear")
     # and a dim OE stays close to linear
     env["gain"] = np.full(cfg.channels, 0.1)
     dim = synthetic.image_cell(np.stack([ramp] * cfg.channels), env, cell_seed=1)[0]

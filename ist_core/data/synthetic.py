@@ -63,6 +63,8 @@ LATENTS = (
 OE_LEVELS = ("series", "plate", "section", "well")
 # How far each OE level shifts the biology Z, relative to the knob ``oe_shift``.
 OE_SHIFT_SCALE = {"series": 0.7, "plate": 0.5, "section": 0.2, "well": 0.0}
+# How the detector maps collected light to a pixel value in [0, 1] (see image_cell).
+DETECTORS = {"soft": np.tanh, "hard": lambda x: x}
 # What a counterfactual does to the phenotype Z (see render_counterfactual).
 PHENOTYPES = ("keep", "shift")
 
@@ -90,6 +92,9 @@ class SyntheticConfig:
     nuisance: float = 1.0  # invertible imaging draws: gain, gamma, background, gradient, cross-talk
     degradation: float = 0.2  # information-destroying draws: blur and noise
     oe_shift: float = 0.5  # scales how far OEs shift the phenotype Z (not the design's confounding)
+    # the detector's response: "soft" saturates (tanh), so a bright OE stays invertible;
+    # "hard" clips at 1, erasing what lies above (the generator before calibration)
+    detector: str = "soft"
     # how strongly each OE level draws nuisance and degradation. Wells draw nothing of
     # their own: a well's draw is seen by no other well, so at the IID split it is a
     # shortcut that holds on the test cells of the same well, and it made the naive row
@@ -117,6 +122,8 @@ class SyntheticConfig:
     def __post_init__(self):
         if self.design not in ("grid", "lincs"):
             raise ValueError(f"unknown design {self.design!r}; choose 'grid' or 'lincs'")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.detector!r}; choose one of {list(DETECTORS)}")
         if self.channels not in (3, 4):
             raise ValueError(f"channels must be 3 or 4, got {self.channels}")
         if self.image_size < 16:
@@ -263,6 +270,7 @@ def environment(cfg: SyntheticConfig, path: dict) -> dict:
         "noise": 0.035 * np.exp(total["log_noise"]),
         "mix": mix / mix.sum(axis=1, keepdims=True),
         "dz": total["dz"],
+        "detector": cfg.detector,
     }
 
 
@@ -411,10 +419,10 @@ def _draw_cell(z: np.ndarray, cell_seed: int, size: int, n_channels: int,
 def image_cell(clean: np.ndarray, env: dict, cell_seed: int) -> np.ndarray:
     """Pass a cell's clean fluorescence through an OE's imaging model: (C, H, W) in [0, 1].
 
-    The detector saturates softly (``tanh``): a bright OE compresses its highlights
-    instead of cutting them off at 1, so its intensity map stays one to one and a
-    transfer can invert it up to the noise, while a hard clip would erase what lies
-    above it."""
+    The detector saturates softly by default (``detector="soft"``, ``tanh``): a bright
+    OE compresses its highlights instead of cutting them off at 1, so its intensity map
+    stays one to one and a transfer can invert it up to the noise, where a hard clip
+    (``detector="hard"``) erases what lies above it. ``env["detector"]`` names it."""
     rng = keyed_rng(cell_seed, "imaging")
     c, size, _ = clean.shape
     x = np.tensordot(env["mix"], clean, axes=1)  # channel cross-talk
@@ -428,7 +436,7 @@ def image_cell(clean: np.ndarray, env: dict, cell_seed: int) -> np.ndarray:
     x = env["gain"][:, None, None] * np.power(np.clip(x, 0, None), env["gamma"][:, None, None])
     x = (x + env["background"][:, None, None]) * ramp
     x = x + rng.normal(0, 1, x.shape) * env["noise"] * np.sqrt(x + 0.02)
-    return np.clip(np.tanh(x), 0, 1).astype(np.float32)
+    return np.clip(DETECTORS[env["detector"]](x), 0, 1).astype(np.float32)
 
 
 # ---------------------------------------------------------------- whole datasets
