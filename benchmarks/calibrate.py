@@ -11,6 +11,8 @@ oracle rows only.
         --sweep degradation=0,0.5,1,2 --save calibration_sweep
     PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-grid --folds 1 --rows naive oracle \
         --setting effect=2 --setting effect=2.5,well_scale=0 --save calibration_search
+    PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-grid --rows naive oracle \
+        --data-seeds 0 1 2 --setting effect=1.75,nuisance=2 --save calibration_search
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def main() -> None:
     parser.add_argument("--levels", nargs="+", default=None)
     parser.add_argument("--folds", type=int, default=2, help="folds per OOD level, spread")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--data-seeds", type=int, nargs="+", default=[0],
+                        help="generator seeds: each draws the dataset anew")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--rows", nargs="+", default=["naive", "oracle", "histmatch", "no nuisance",
@@ -51,7 +55,7 @@ def main() -> None:
     for knob, value, setting in settings:
         scores = calibrate(args.dataset, args.profile, args.levels, args.folds, args.seeds,
                            args.workers, args.runs, progress=False, log=None,
-                           rows=tuple(args.rows), **setting)
+                           rows=tuple(args.rows), data_seeds=tuple(args.data_seeds), **setting)
         print(f"{args.dataset} at {args.profile}, knobs {setting or 'default'}:")
         print(calibration_table(scores).to_string(), flush=True)
         frames.append(scores.assign(knob=knob, knob_value=value))

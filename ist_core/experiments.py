@@ -61,12 +61,14 @@ class Grid:
     knobs: dict
     device: str | None = None
     runs_dir: str | None = None
+    data_seed: int = 0
 
     def setup(self, run: Run):
         from .train import setup_fold
 
         return setup_fold(run.dataset, run.level, run.fold, run.seed, self.profile, dict(self.ist),
-                          device=self.device, runs=self.runs_dir, **self.knobs)
+                          device=self.device, runs=self.runs_dir, data_seed=self.data_seed,
+                          **self.knobs)
 
     def folder(self, run: Run, setup=None) -> Path:
         setup = setup or self.setup(run)
@@ -75,13 +77,15 @@ class Grid:
 
 def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
          profile: str = "quick", ist: dict | None = None, device=None, runs=None,
-         spread: int | None = None, **knobs) -> Grid:
+         spread: int | None = None, data_seed: int = 0, **knobs) -> Grid:
     """Check the whole grid before anything trains: unknown methods, datasets, profiles or
     IST settings, a level a dataset does not have (level 1 without sections), a fold out
     of range. ``levels=None`` means every level each dataset has (LINCS-like designs have
     no level 1: the paper's NA); a level given explicitly must exist. ``folds`` applies to
     every level, or is a dict level -> folds; ``spread=k`` instead takes ``k`` folds per
-    level spread evenly over each dataset's design (:func:`~ist_core.splits.spread_folds`)."""
+    level spread evenly over each dataset's design (:func:`~ist_core.splits.spread_folds`).
+    ``data_seed`` draws the synthetic datasets (the generator's seed; the run seeds are
+    ``seeds``)."""
     from .data import load_dataset
     from .data import SYNTHETIC
     from .profiles import get_profile, ist_config
@@ -97,7 +101,7 @@ def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
     cells, errors = [], []
     for name in datasets:
         size = prof.data_size if name in SYNTHETIC else "quick"
-        data = load_dataset(name, size=size, **knobs)
+        data = load_dataset(name, size=size, seed=data_seed, **knobs)
         truthless = [m for m in methods if METHODS[m].synthetic_only and name not in SYNTHETIC]
         if truthless:
             errors.append(f"{name}: {truthless} need true counterfactuals, which only the "
@@ -124,7 +128,7 @@ def plan(datasets, methods, levels=None, folds=(0,), seeds=(0,),
         raise ValueError("the grid is not valid; nothing was trained:\n  " + "\n  ".join(
             dict.fromkeys(errors)))
     return Grid(tuple(dict.fromkeys(cells)), prof.name, dict(ist or {}), dict(knobs), device,
-                None if runs is None else str(runs))
+                None if runs is None else str(runs), int(data_seed))
 
 
 def read_metrics(folder: Path) -> dict | None:
@@ -290,7 +294,8 @@ def provenance(grid: Grid, dataset: str | None = None) -> dict:
                 held.append(run.fold)
     out = {k: "; ".join(sorted(v)) for k, v in seen.items() if v}
     return {**out, "profile": grid.profile, "runs": sum(codes.values()), "code": codes,
-            "seeds": sorted({run.seed for run in runs}), "folds": folds}
+            "seeds": sorted({run.seed for run in runs}), "folds": folds,
+            "data_seed": grid.data_seed}
 
 
 def pending(grid: Grid) -> dict:

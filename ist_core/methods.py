@@ -45,6 +45,22 @@ def register(cls):
     return cls
 
 
+# What a row is for in the comparison the book makes: the naive predictor every gain is
+# measured against, the proposed method, the two bounds of a style transfer (histogram
+# matching, the cheapest transfer, and the oracle, a perfect one), and the other methods.
+ROLES = ("naive", "proposed", "cheapest transfer", "perfect transfer", "rival")
+
+
+def method_for(role: str) -> str:
+    """The name of the registered method whose ``role`` is ``role`` (one of :data:`ROLES`
+    other than "rival", which many methods share)."""
+    named = [name for name, cls in METHODS.items() if cls.role == role]
+    if role not in ROLES or role == "rival" or len(named) != 1:
+        raise ValueError(f"no single method has the role {role!r}; roles with one method: "
+                         f"{[r for r in ROLES if r != 'rival']}")
+    return named[0]
+
+
 def get_method(name: str, **settings) -> Method:
     """A fresh instance of the method called ``name``, with ``settings`` (e.g. ``alpha=0.25``)."""
     if name not in METHODS:
@@ -65,6 +81,7 @@ class Method:
     name = ""
     label = ""  # display name in Table 1 and the book
     in_paper = True  # False for the rows that bound a transfer (marked * where shown)
+    role = "rival"  # what the row is for in the comparison (:data:`ROLES`)
     cost = 1.0  # rough cost of one run, in units of one predictor training (the grid's ETA)
     defaults: dict = {}
     requires: tuple[str, ...] = ()  # optional libraries the method needs (not on a bare GPU image)
@@ -137,6 +154,7 @@ class Baseline(_Network):
     """The naive predictor: ResNet18-IN and a linear head trained on the real images."""
 
     name, label = "baseline", "Baseline"
+    role = "naive"
 
     def fit(self, setup, progress=True):
         self.setup, self.model = setup, train_predictor(setup, progress=progress)
@@ -473,6 +491,7 @@ class IST(_Transferred):
     """The predictor trained on IST's interventional distribution (paper Sec. 4.3)."""
 
     name, label = "ist", "IST"
+    role = "proposed"
     network = "generator"
 
     def _train_transfer(self, setup, progress):
@@ -488,6 +507,7 @@ class HistMatch(_Network):
     not beat it has learnt nothing a monotone intensity map could not do."""
 
     name, label = "histmatch", "Histogram matching*"
+    role = "cheapest transfer"
     in_paper = False
     cost = 1.3
 
@@ -506,6 +526,7 @@ class Oracle(_Network):
     transfer on the dataset (:mod:`ist_core.train.oracle`)."""
 
     name, label = "oracle", "Oracle*"
+    role = "perfect transfer"
     in_paper = False
     cost = 1.5
     synthetic_only = True

@@ -39,6 +39,19 @@ def test_calibrate_scores_rows_per_level_and_tabulates(tmp_path):
         calibrate("synthetic-lincs", "tiny", rows=("ist",))
 
 
+def test_each_data_seed_draws_and_trains_on_its_own_dataset(tmp_path):
+    import json
+
+    scores = calibrate("synthetic-grid", "tiny", levels=["iid"], folds=1, seeds=(0,),
+                       runs=tmp_path, progress=False, log=None, rows=("naive",), data_seeds=(0, 3))
+    assert sorted(scores["data_seed"]) == [0, 3]
+    run = "synthetic-grid/tiny/predictor-naive/iid/seed0/config.json"
+    configs = sorted((tmp_path / "calibration").glob(f"*/{run}"))
+    # one folder per draw, each network trained on the draw it names
+    assert len(configs) == 2
+    assert sorted(json.loads(p.read_text())["dataset_info"]["seed"] for p in configs) == [0, 3]
+
+
 def test_targets_are_checked_on_shares_of_the_rows_own_iid():
     import pandas as pd
 
