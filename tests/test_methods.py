@@ -146,3 +146,24 @@ def test_a_new_row_is_one_class_that_ist_run_trains_scores_and_names(tmp_path, m
     assert [job.cost for job, _ in jobs] == [0.01, 0.01]
     table = tables.table1(scores)
     assert "Majority*" in table.index and tables.NOT_IN_PAPER["majority"] == "Majority*"
+
+
+def test_roles_name_the_rows_the_comparison_is_made_against(monkeypatch):
+    """The report finds the naive row, the proposed method and a transfer's two bounds by
+    role, so a role held by two methods is an error, not a silent pick."""
+    from ist_core.methods import METHODS, IST, method_for
+    from ist_core.report.benchmark import row_style
+
+    assert [method_for(r) for r in ("naive", "proposed", "cheapest transfer", "perfect transfer")] \
+        == ["baseline", "ist", "histmatch", "oracle"]
+    # a calibration row named by its role is drawn like the method behind it; rivals differ
+    assert row_style("naive") == row_style("baseline") != row_style("dr")
+    with pytest.raises(ValueError, match="no single method has the role 'rival'"):
+        method_for("rival")
+
+    class Challenger(IST):
+        name = "challenger"
+
+    monkeypatch.setitem(METHODS, "challenger", Challenger)
+    with pytest.raises(ValueError, match="no single method has the role 'proposed'"):
+        method_for("proposed")

@@ -7,12 +7,24 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..methods import METHODS
 from .plotting import figure
 
 __all__ = ["plot_sweep"]
 
-ROW_STYLE = {"naive": ("C0", "o"), "baseline": ("C0", "o"), "histmatch": ("C2", "s"),
-             "oracle": ("k", "^"), "no nuisance": ("0.6", "v"), "ist": ("C3", "D")}
+# Colour and marker per role of a method (ist_core.methods.ROLES), and for the
+# calibration's nuisance-free row.
+ROLE_STYLE = {"naive": ("C0", "o"), "cheapest transfer": ("C2", "s"), "perfect transfer": ("k", "^"),
+              "proposed": ("C3", "D"), "no nuisance": ("0.6", "v")}
+
+
+def row_style(name: str) -> tuple[str, str]:
+    """The colour and marker of a method or a calibration row (named by role or method)."""
+    from ..calibration import ROWS
+
+    method = {row: m for m, row in ROWS.items()}.get(name, name)
+    role = METHODS[method].role if method in METHODS else name
+    return ROLE_STYLE.get(role, ("C4", "x"))
 LEVELS = {"iid": "IID", "1": "level 1", "2": "level 2", "3": "level 3"}
 
 
@@ -24,7 +36,7 @@ def plot_sweep(scores: pd.DataFrame, knob: str, level: str = "2", title: str = "
     ax = axes.flat[0]
     for name, part in data.groupby("row", sort=False):
         stats = part.groupby("knob_value")["value"].agg(["mean", "std"]).fillna(0)
-        colour, marker = ROW_STYLE.get(name, ("C4", "x"))
+        colour, marker = row_style(name)
         ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], label=name, color=colour,
                     marker=marker, capsize=3, lw=1.5)
     ax.set_xlabel(knob)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..methods import METHODS, method_for
 from .plotting import figure, scatter_groups, to_rgb, umap_model
 from .tables import and_list
 
@@ -208,10 +209,19 @@ def difference_table(differences: pd.DataFrame, order=None) -> pd.DataFrame:
     return table[_columns(differences["method"], order)]
 
 
-def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame, method: str = "ist") -> str:
-    """A few sentences on ``method`` between its bounds: its paired change against the naive
-    row out of distribution, next to histogram matching's and the oracle's, and which of
-    them the intervals resolve (``scores`` tidy macro-F1 with the method ``naive``)."""
+def _label(method: str) -> str:
+    """A method's display name without the mark of rows that are not in the paper."""
+    return METHODS[method].label.rstrip("*") if method in METHODS else method
+
+
+def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame,
+                    method: str | None = None) -> str:
+    """A few sentences on ``method`` (by default the proposed one) between its bounds: its
+    paired change against the naive row out of distribution, next to the cheapest and the
+    perfect transfer's, and which of them the intervals resolve (``scores`` tidy macro-F1
+    with the naive row named ``naive``)."""
+    method = method or method_for("proposed")
+    cheap, perfect = method_for("cheapest transfer"), method_for("perfect transfer")
     ood = differences[differences["level"].astype(str) != "iid"]
     mean = ood.groupby("method")["difference"].mean()
 
@@ -224,16 +234,17 @@ def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame, method: str
                  if lvs]
         return "; ".join(parts) if parts else "no level resolved from naive"
 
-    label = "IST" if method == "ist" else method
+    label = _label(method)
     text = [f"Out of distribution, paired on fold and seed, {label} "
             f"changes macro-F1 by {mean.get(method, np.nan):+.3f} on average over the levels "
             f"({resolved(method)})."]
-    for other, what in (("histmatch", "Histogram matching"), ("oracle", "A perfect transfer (the oracle)")):
+    for other, what in ((cheap, f"{_label(cheap)}, the cheapest transfer,"),
+                        (perfect, f"A perfect transfer ({_label(perfect).lower()})")):
         if other in mean:
             text.append(f"{what} changes it by {mean[other]:+.3f} ({resolved(other)}).")
-    if "oracle" in mean and mean["oracle"] > 0:
+    if perfect in mean and mean[perfect] > 0:
         text.append(f"So {label} takes "
-                    f"{mean.get(method, np.nan) / mean['oracle']:.0%} of the room a perfect transfer shows.")
+                    f"{mean.get(method, np.nan) / mean[perfect]:.0%} of the room a perfect transfer shows.")
     iid = differences[(differences["level"].astype(str) == "iid") & (differences["method"] == method)]
     if len(iid):
         text.append(f"On the IID split its change is {iid['difference'].iloc[0]:+.3f}.")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..methods import method_for
 from ..results import code_status, describe_status, is_stale, read_summary
 from ..stats import paired_differences
 from .ist import interval_text
@@ -189,21 +190,22 @@ def paper_claims(scores: pd.DataFrame, dataset: str) -> pd.DataFrame:
     f1 = f1[f1["dataset"] == dataset]
     rows = []
     names = {m: METHOD_NAMES[m] for m in METHOD_NAMES}
-    rivals = [m for m in dict.fromkeys(f1["method"]) if m not in ("ist", "baseline")
+    ist, base = method_for("proposed"), method_for("naive")
+    rivals = [m for m in dict.fromkeys(f1["method"]) if m not in (ist, base)
               and names.get(m) in paper.index]
     for level in [lv for lv in _LEVEL if lv in set(f1["level"].astype(str))]:
         col = _LEVEL[level]
         here = f1[f1["level"].astype(str) == level]
-        if not {"ist", "baseline"} <= set(here["method"]):
+        if not {ist, base} <= set(here["method"]):
             continue
-        pi, pb = paper.loc["IST", col], paper.loc["Baseline", col]
-        d = paired_differences(here[here["method"].isin(["ist", "baseline"])]).iloc[0]
-        rows.append({"claim": "IST - baseline", "level": col,
+        pi, pb = paper.loc[names[ist], col], paper.loc[names[base], col]
+        d = paired_differences(here[here["method"].isin([ist, base])], against=base).iloc[0]
+        rows.append({"claim": f"{names[ist]} - {names[base].lower()}", "level": col,
                      "paper": "nc" if np.isnan(pi) else f"{pi - pb:+.2f}",
                      "ours": interval_text(d), "verdict": _verdict(pi - pb, d["low"], d["high"])})
         worst = None
         for rival in rivals:
-            pair = here[here["method"].isin(["ist", rival])]
+            pair = here[here["method"].isin([ist, rival])]
             if pair["method"].nunique() < 2:
                 continue
             d = paired_differences(pair, against=rival).iloc[0]
@@ -212,7 +214,7 @@ def paper_claims(scores: pd.DataFrame, dataset: str) -> pd.DataFrame:
         if worst is not None:
             rival, d = worst
             pr = paper.loc[names[rival], col]
-            rows.append({"claim": f"IST - {names[rival]} (closest other row)", "level": col,
+            rows.append({"claim": f"{names[ist]} - {names[rival]} (closest other row)", "level": col,
                          "paper": "nc" if np.isnan(pi) or np.isnan(pr) else f"{pi - pr:+.2f}",
                          "ours": interval_text(d), "verdict": _verdict(pi - pr, d["low"], d["high"])})
     return pd.DataFrame(rows, columns=["claim", "level", "paper", "ours", "verdict"])

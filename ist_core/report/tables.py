@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..methods import METHODS
+from ..methods import METHODS, method_for
 
 __all__ = [
     "METHOD_NAMES",
@@ -414,7 +414,7 @@ def _ist_sentence(col: str, rows: pd.DataFrame, printed: pd.Series) -> str | Non
     """IST against the baseline in one column, here and in the paper; None when any of
     the four numbers is missing. Ours compared at the printed two decimals, the
     paper's (``printed``: its cells as printed, by method) at its own precision."""
-    ist, base = METHOD_NAMES["ist"], METHOD_NAMES["baseline"]
+    ist, base = METHOD_NAMES[method_for("proposed")], METHOD_NAMES[method_for("naive")]
     if not {ist, base} <= set(rows.index):
         return None
     oi, ob = rows.loc[ist, "ours"], rows.loc[base, "ours"]
