@@ -79,17 +79,17 @@ class SyntheticConfig:
     channels: int = 3  # 3: nucleus, mitochondria, actin; 4 adds membrane
     cells_per_well: int = 20
     # biology
-    effect: float = 2.5  # spread of cause means in latent space
+    effect: float = 1.75  # spread of cause means in latent space
     unit_sd: float = 0.35  # cell-line / compound offset around its cause
     cell_sd: float = 0.6  # cell-to-cell variation
     # environment
-    # The environment's defaults (and ``effect``) are calibrated on the naive and the
-    # oracle rows only (benchmarks/calibrate.py, stored under
-    # results/<dataset>/quick/calibration.csv and calibration_search.csv): the naive
-    # predictor falls out of distribution as the paper's does, and a perfect transfer
-    # has room to bring it back (see the data chapter). DESIGN_DEFAULTS sets what
-    # differs between the two designs.
-    nuisance: float = 1.0  # invertible imaging draws: gain, gamma, background, gradient, cross-talk
+    # The environment's defaults (and ``effect``) are chosen on the naive and the oracle
+    # rows only, never on a method's own numbers: the aim is a naive predictor that falls
+    # out of distribution as the paper's does while a perfect transfer keeps most of its
+    # IID score. benchmarks/calibrate.py measures them over several generator draws and
+    # folds (results/<dataset>/quick/calibration.csv); the data chapter says which
+    # targets hold and which do not. DESIGN_DEFAULTS sets what differs between designs.
+    nuisance: float = 2.0  # invertible imaging draws: gain, gamma, background, gradient, cross-talk
     degradation: float = 0.2  # information-destroying draws: blur and noise
     oe_shift: float = 0.5  # scales how far OEs shift the phenotype Z (not the design's confounding)
     # the detector's response: "soft" saturates (tanh), so a bright OE stays invertible;
@@ -146,7 +146,7 @@ class SyntheticConfig:
 # be unfamiliar (level 3 collapses in the paper).
 DESIGN_DEFAULTS = {
     "grid": {},
-    "lincs": dict(plate_scale=0.25, series_scale=1.0),
+    "lincs": dict(plate_scale=0.25, series_scale=2.0),
 }
 
 # size -> overrides, per design. `paper` is GRID-scale (~17k cells, 64 px).
