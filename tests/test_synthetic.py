@@ -118,7 +118,9 @@ def test_counterfactual_moves_style_and_keeps_the_cell(grid_tiny):
     same_cell = (mask(cf[0]) & mask(grid_tiny.images[i])).sum() / mask(cf[0]).sum()
     j = meta.index[meta["plate"] == other][0]
     other_cell = (mask(grid_tiny.images[j]) & mask(grid_tiny.images[i])).sum() / mask(cf[0]).sum()
-    assert same_cell > 0.8 and same_cell > other_cell
+    # (the target's illumination gradient moves some of the brightest pixels, so the
+    # overlap is not 1; two centred cells overlap about 0.55 by position alone)
+    assert same_cell > 0.7 and same_cell - other_cell > 0.15
     # the phenotype moves only by the difference of the OEs' shifts, which is small
     assert np.abs(z[0] - grid_tiny.latents[i]).max() < 2.0
 
