@@ -28,3 +28,16 @@ def test_sweep_plots_one_line_per_row_at_the_level():
     means = {tuple(np.round(np.asarray(line.get_ydata(), float), 3)) for line in lines
              if len(line.get_xdata()) == 3}
     assert (0.303, 0.203, 0.103) in means and (0.703, 0.603, 0.503) in means
+
+
+def test_calibration_checks_are_told_with_each_missed_target():
+    from ist_core.calibration import check_targets
+
+    rows = [("naive", "iid", 0.9), ("naive", "1", 0.6), ("naive", "2", 0.3), ("naive", "3", 0.2),
+            ("oracle", "iid", 0.8), ("oracle", "1", 0.8), ("oracle", "2", 0.8), ("oracle", "3", 0.7)]
+    checks = check_targets(pd.DataFrame(rows, columns=["row", "level", "value"]), "grid")
+    text = report.describe_checks(checks, "GRID")
+    assert text.startswith("On GRID, 5 of the 6 calibration targets hold.")
+    assert "naive at level 1, 0.67 where the target is at most 0.5 x IID" in text
+    assert "oracle" not in text  # its targets hold
+    assert "no target" in report.describe_checks(checks.iloc[:0], "GRID")

@@ -10,7 +10,7 @@ import pandas as pd
 from ..methods import METHODS
 from .plotting import figure
 
-__all__ = ["plot_sweep"]
+__all__ = ["plot_sweep", "describe_checks"]
 
 # Colour and marker per role of a method (ist_core.methods.ROLES), and for the
 # calibration's nuisance-free row.
@@ -26,6 +26,22 @@ def row_style(name: str) -> tuple[str, str]:
     role = METHODS[method].role if method in METHODS else name
     return ROLE_STYLE.get(role, ("C4", "x"))
 LEVELS = {"iid": "IID", "1": "level 1", "2": "level 2", "3": "level 3"}
+
+
+def describe_checks(checks: pd.DataFrame, name: str) -> str:
+    """One or two sentences from :func:`~ist_core.calibration.check_targets` on the
+    dataset called ``name``: how many of its calibration targets hold, and each missed
+    one with the share of IID measured against its bound."""
+    if checks.empty:
+        return f"On {name}, no target could be checked: a row or a level is missing."
+    met = checks["met"]
+    text = f"On {name}, {int(met.sum())} of the {len(checks)} calibration targets hold."
+    missed = checks[~met]
+    if len(missed):
+        text += " Missed: " + "; ".join(
+            f"{r.row} at {'all levels' if r.level == 'all' else 'level ' + r.level}, "
+            f"{r.measured:.2f} where the target is {r.target}" for r in missed.itertuples()) + "."
+    return text
 
 
 def plot_sweep(scores: pd.DataFrame, knob: str, level: str = "2", title: str = ""):
