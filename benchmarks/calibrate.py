@@ -11,8 +11,8 @@ oracle rows only.
         --sweep degradation=0,0.5,1,2 --save calibration_sweep
     PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-grid --folds 1 --rows naive oracle \
         --setting effect=2 --setting effect=2.5,well_scale=0 --save calibration_search
-    PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-grid --rows naive oracle \
-        --data-seeds 0 1 2 --setting effect=1.75,nuisance=2 --save calibration_search
+    PYTHONPATH=. python3 benchmarks/calibrate.py synthetic-grid --levels iid 1 --rows naive \
+        --data-seeds 0 1 2 --setting section_scale=1.6 --save level1_search
 """
 
 from __future__ import annotations

@@ -152,8 +152,8 @@ def _latent_scores(data, per_level: dict, seeds) -> pd.DataFrame:
 
 
 def calibration_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean macro-F1 per row and level, ``mean ± sd`` over folds, seeds and data seeds, and each OOD
-    level as a share of the row's own IID score (``x IID``)."""
+    """Mean macro-F1 per row and level, ``mean ± sd`` over folds, seeds and data seeds, and
+    each OOD level as a share of the row's own IID score (``x IID``)."""
     order = [r for r in ("naive", "oracle", "histmatch", "no nuisance", "latents")
              if r in set(scores["row"])]
     stats = scores.groupby(["row", "level"])["value"].agg(["mean", "std"]).reset_index()

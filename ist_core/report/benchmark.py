@@ -25,6 +25,8 @@ def row_style(name: str) -> tuple[str, str]:
     method = {row: m for m, row in ROWS.items()}.get(name, name)
     role = METHODS[method].role if method in METHODS else name
     return ROLE_STYLE.get(role, ("C4", "x"))
+
+
 LEVELS = {"iid": "IID", "1": "level 1", "2": "level 2", "3": "level 3"}
 
 
