@@ -37,6 +37,24 @@ def test_ood_plot_has_one_bar_per_level_and_method_and_every_run_as_a_dot():
     assert dots == len(scores())
 
 
+def test_bound_rows_keep_the_macro_f1_of_the_four_bounding_methods_in_role_order():
+    rows = [{"method": m, "level": lv, "metric": metric, "value": 0.5}
+            for m in ("oracle", "mixstyle", "ist", "baseline", "histmatch")
+            for lv in ("iid", 2, "3") for metric in ("macro_f1", "accuracy")]
+    kept, order = report.bound_rows(pd.DataFrame(rows), levels=["iid", "2"])
+    assert order == ["baseline", "histmatch", "ist", "oracle"]
+    assert set(kept["method"]) == set(order)
+    assert set(kept["metric"]) == {"macro_f1"}
+    assert sorted(set(kept["level"].astype(str))) == ["2", "iid"]  # 2 given as an int is kept
+    assert len(report.bound_rows(pd.DataFrame(rows))[0]) == 12
+
+
+def test_ood_plot_labels_registered_methods_by_their_display_names():
+    fig = report.plot_ood(scores())  # "naive" is no registered method, "ist" is
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["naive", "IST"]
+
+
 def test_loss_curves_show_every_term_but_the_total(tmp_path):
     pd.DataFrame({"step": [5, 10, 15], "adv": [1.0, 0.9, 0.8], "style": [0.5, 0.4, 0.4],
                   "total": [2, 2, 2], "seconds": [1, 1, 1]}).to_csv(tmp_path / "losses.csv",

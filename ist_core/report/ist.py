@@ -13,7 +13,7 @@ from .tables import and_list
 
 __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
-    "ood_table", "plot_ood", "difference_table", "interval_text", "describe_bounds", "describe_targets",
+    "BOUND_ROLES", "bound_rows", "ood_table", "plot_ood", "difference_table", "interval_text", "describe_bounds", "describe_targets",
     "plot_feature_umap",
     "shortcut_table", "describe_ablation",
 ]
@@ -139,6 +139,20 @@ def plot_fidelity_pairs(dataset, pairs: dict, n: int = 6):
     return fig
 
 
+# The rows that place a transfer between its bounds, in the order they are shown.
+BOUND_ROLES = ("naive", "cheapest transfer", "proposed", "perfect transfer")
+
+
+def bound_rows(scores: pd.DataFrame, levels=None) -> tuple[pd.DataFrame, list[str]]:
+    """The macro-F1 rows of the methods that hold the :data:`BOUND_ROLES` (at ``levels``
+    where given), and those methods' names in the order they are shown."""
+    methods = [method_for(role) for role in BOUND_ROLES]
+    keep = (scores["metric"] == "macro_f1") & scores["method"].isin(methods)
+    if levels is not None:
+        keep &= scores["level"].astype(str).isin([str(lv) for lv in levels])
+    return scores[keep], methods
+
+
 def ood_table(scores: pd.DataFrame, order=None) -> pd.DataFrame:
     """Macro-F1 per level (rows) and method (columns, in ``order`` where given, else in
     order of appearance) as 'mean ± sd' strings."""
@@ -163,7 +177,8 @@ def _columns(methods, order) -> list:
 
 
 def plot_ood(scores: pd.DataFrame, chance: float | None = None):
-    """Grouped bars: mean macro-F1 per level, one bar per method, seeds and folds as dots."""
+    """Grouped bars: mean macro-F1 per level, one bar per method (labelled by its display
+    name where it is a registered method), seeds and folds as dots."""
     scores = scores.assign(level=scores["level"].astype(str))
     levels = [lvl for lvl in LEVEL_LABELS if lvl in set(scores["level"])]
     methods = list(dict.fromkeys(scores["method"]))
@@ -171,10 +186,11 @@ def plot_ood(scores: pd.DataFrame, chance: float | None = None):
     fig, axes = figure(1, 1, (7, 3))
     ax = axes[0, 0]
     for m, method in enumerate(methods):
+        name = METHODS[method].label if method in METHODS else method
         for i, level in enumerate(levels):
             vals = scores[(scores["level"] == level) & (scores["method"] == method)]["value"]
             x = i + (m - (len(methods) - 1) / 2) * width
-            ax.bar(x, vals.mean(), width * 0.9, color=f"C{m}", label=method if i == 0 else None)
+            ax.bar(x, vals.mean(), width * 0.9, color=f"C{m}", label=name if i == 0 else None)
             ax.scatter(np.full(len(vals), x), vals, s=10, color="k", zorder=3)
     if chance is not None:
         ax.axhline(chance, color="0.4", ls=":", lw=1, label="chance")
@@ -218,8 +234,8 @@ def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame,
                     method: str | None = None) -> str:
     """A few sentences on ``method`` (by default the proposed one) between its bounds: its
     paired change against the naive row out of distribution, next to the cheapest and the
-    perfect transfer's, and which of them the intervals resolve (``scores`` tidy macro-F1
-    with the naive row named ``naive``)."""
+    perfect transfer's, and which of them the intervals resolve (``scores`` tidy macro-F1,
+    ``differences`` :func:`~ist_core.stats.paired_differences` against the naive row)."""
     method = method or method_for("proposed")
     cheap, perfect = method_for("cheapest transfer"), method_for("perfect transfer")
     ood = differences[differences["level"].astype(str) != "iid"]
