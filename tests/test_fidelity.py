@@ -1,6 +1,7 @@
 """Counterfactual fidelity: the scores, the references, the pairs."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ist_core import fidelity
@@ -152,3 +153,25 @@ def test_transfer_strip_sends_one_cell_to_other_plates_with_its_true_counterfact
     # a counterfactual in another well is the same cell in another style: not the input
     assert all(np.abs(t - x[0]).mean() > 0 for t in truth)
     assert all(o.shape == truth.shape for o in outputs.values())
+
+
+def test_fidelity_targets_judge_each_channel_landing_and_agreement_on_the_fold_means():
+    rows = []
+    for fold, (ist_a, agree, landing) in enumerate(((24.0, 0.95, 0.9), (20.0, 0.75, 0.4))):
+        rows += [{"fold": fold, "method": "IST", "channel": "a", "metric": "PSNR", "value": ist_a},
+                 {"fold": fold, "method": "IST", "channel": "b", "metric": "PSNR", "value": 30.0},
+                 {"fold": fold, "method": "histogram matching", "channel": "a", "metric": "PSNR",
+                  "value": 21.0},
+                 {"fold": fold, "method": "histogram matching", "channel": "b", "metric": "PSNR",
+                  "value": 25.0},
+                 {"fold": fold, "method": "IST", "channel": "all", "metric": "cause agreement",
+                  "value": agree},
+                 {"fold": fold, "method": "IST", "channel": "all", "metric": "landing rate",
+                  "value": landing},
+                 {"fold": fold, "method": "input", "channel": "all", "metric": "landing rate",
+                  "value": 0.1}]
+    table = fidelity.fidelity_targets(pd.DataFrame(rows)).set_index("target")
+    assert table["measured"].tolist() == [1.0, 5.0, 0.65, 0.85]  # a: 22 - 21, b: 30 - 25
+    assert table["met"].tolist() == [True, True, False, False]  # 0.65 < 0.7, 0.85 < 0.9
+    one_fold = fidelity.fidelity_targets(pd.DataFrame(rows).query("fold == 0"))
+    assert one_fold["met"].all()
