@@ -24,7 +24,7 @@ import pandas as pd
 from ist_core.cli import parse_knobs
 from ist_core.fidelity import fidelity_targets, fold_fidelity
 from ist_core.results import write_summary
-from ist_core.splits import level_column, spread_folds
+from ist_core.splits import spread_folds
 from ist_core.train import setup_fold, train_encoder, train_ist
 
 
@@ -45,9 +45,12 @@ def main() -> None:
     meta = setup_fold(args.dataset, "iid", 0, 0, args.profile, runs=args.runs, **knobs).dataset.meta
     frames = []
     for level in args.levels:
-        if level != "iid" and level_column(meta, level) is None:
-            continue  # e.g. level 1 on a design without sections
-        for fold in spread_folds(meta, level, args.spread):
+        try:
+            folds = spread_folds(meta, level, args.spread)
+        except ValueError as err:  # e.g. level 1 on a design without sections
+            print(f"level {level} skipped: {err}")
+            continue
+        for fold in folds:
             setup = setup_fold(args.dataset, level, fold, 0, args.profile, runs=args.runs, **knobs)
             encoder = train_encoder(setup, progress=False)
             scores = fold_fidelity(setup, train_ist(setup, encoder, progress=False),
