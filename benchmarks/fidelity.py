@@ -18,12 +18,13 @@ and stores the tidy scores as ``results/<dataset>/<profile>/fidelity.csv``.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
 from ist_core.cli import parse_knobs
 from ist_core.fidelity import fidelity_targets, fold_fidelity
-from ist_core.results import write_summary
+from ist_core.results import code_hash, rerun_command, write_summary
 from ist_core.splits import spread_folds
 from ist_core.train import setup_fold, train_encoder, train_ist
 
@@ -63,8 +64,11 @@ def main() -> None:
     print(f"{args.dataset} at {args.profile}, mean over {len(frames)} folds:")
     print(wide.round(3).to_string())
     print(fidelity_targets(scores).to_string(index=False))
-    if args.save:
-        print(f"stored {write_summary(scores, args.dataset, args.profile, 'fidelity')}")
+    if args.save:  # the folds' networks are scored by, and must be trained by, this code
+        command = rerun_command("PYTHONPATH=. python3 benchmarks/fidelity.py", sys.argv[1:])
+        provenance = {"command": command, "runs": len(frames), "code": {code_hash(): len(frames)}}
+        print("stored", write_summary(scores, args.dataset, args.profile, "fidelity",
+                                      provenance=provenance))
 
 
 if __name__ == "__main__":
