@@ -55,6 +55,18 @@ def test_ood_plot_labels_registered_methods_by_their_display_names():
     assert labels == ["naive", "IST"]
 
 
+def test_agreement_sentence_questions_the_judge_only_when_histogram_matching_loses_the_cause():
+    def rows(hist):
+        return pd.DataFrame([
+            {"method": m, "metric": "cause agreement", "value": v}
+            for m, values in (("IST", (0.4, 0.3)), ("histogram matching", hist)) for v in values])
+    low = report.describe_agreement(rows((0.2, 0.4)))
+    assert "35% of IST's outputs" in low and "30% of histogram matching's" in low
+    assert "changes its cause for 70% of them" in low
+    high = report.describe_agreement(rows((0.95, 0.97)))
+    assert "96% of histogram matching's" in high and "judge" not in high
+
+
 def test_loss_curves_show_every_term_but_the_total(tmp_path):
     pd.DataFrame({"step": [5, 10, 15], "adv": [1.0, 0.9, 0.8], "style": [0.5, 0.4, 0.4],
                   "total": [2, 2, 2], "seconds": [1, 1, 1]}).to_csv(tmp_path / "losses.csv",

@@ -14,6 +14,7 @@ from .tables import and_list
 __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
     "BOUND_ROLES", "bound_rows", "ood_table", "plot_ood", "difference_table", "interval_text", "describe_bounds", "describe_targets",
+    "describe_agreement",
     "plot_feature_umap",
     "shortcut_table", "describe_ablation",
 ]
@@ -268,6 +269,24 @@ def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame,
     text.append(f"Intervals are 95% bootstrap intervals over up to {n} (fold, seed) pairs per level; "
                 "a star marks those that exclude zero.")
     return " ".join(text)
+
+
+def describe_agreement(scores: pd.DataFrame) -> str:
+    """A sentence on the cause agreement in fidelity scores (:func:`~ist_core.fidelity.fold_fidelity`
+    rows): IST's next to histogram matching's, which keeps every cell's shape, so that
+    where both are low the judge (the frozen encoder) is seen to read the imaging too."""
+    mean = scores[scores["metric"] == "cause agreement"].groupby("method")["value"].mean()
+    ist, hist = mean.get("IST", np.nan), mean.get("histogram matching", np.nan)
+    text = (f"The frozen encoder gives {ist:.0%} of IST's outputs the cause it gives their "
+            f"input, and {hist:.0%} of histogram matching's.")
+    if hist < 0.9:
+        text += (" Histogram matching keeps every cell's shape and changes only its "
+                 "intensities, yet the encoder changes its cause for "
+                 f"{1 - hist:.0%} of them: trained on the confounded training images, it "
+                 "reads the cause from intensities that carry the imaging as well as the "
+                 "biology, so a low agreement here says as much about the judge as about "
+                 "the transfer.")
+    return text
 
 
 def describe_targets(targets: pd.DataFrame) -> str:
