@@ -7,14 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..fidelity import AGREEMENT_TARGET
 from ..methods import METHODS, method_for
 from .plotting import figure, scatter_groups, to_rgb, umap_model
 from .tables import and_list
 
 __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
-    "BOUND_ROLES", "bound_rows", "ood_table", "plot_ood", "difference_table", "interval_text", "describe_bounds", "describe_targets",
-    "describe_agreement",
+    "BOUND_ROLES", "bound_rows", "ood_table", "plot_ood", "difference_table", "interval_text",
+    "describe_bounds", "describe_targets", "describe_agreement",
     "plot_feature_umap",
     "shortcut_table", "describe_ablation",
 ]
@@ -279,7 +280,7 @@ def describe_agreement(scores: pd.DataFrame) -> str:
     ist, hist = mean.get("IST", np.nan), mean.get("histogram matching", np.nan)
     text = (f"The frozen encoder gives {ist:.0%} of IST's outputs the cause it gives their "
             f"input, and {hist:.0%} of histogram matching's.")
-    if hist < 0.9:
+    if hist < AGREEMENT_TARGET:
         text += (" Histogram matching keeps every cell's shape and changes only its "
                  "intensities, yet the encoder changes its cause for "
                  f"{1 - hist:.0%} of them: trained on the confounded training images, it "
