@@ -23,7 +23,7 @@ import sys
 import pandas as pd
 
 from ist_core.cli import parse_knobs
-from ist_core.fidelity import fidelity_targets, fold_fidelity
+from ist_core.fidelity import fidelity_table, fidelity_targets, fold_fidelity
 from ist_core.results import code_hash, rerun_command, write_summary
 from ist_core.splits import spread_folds
 from ist_core.train import setup_fold, train_encoder, train_ist
@@ -60,9 +60,8 @@ def main() -> None:
                                         fold=fold, held_out=",".join(setup.fold.held_out)))
             print(setup.split, fidelity_targets(scores).to_string(index=False), sep="\n", flush=True)
     scores = pd.concat(frames, ignore_index=True)
-    wide = scores.groupby(["metric", "channel", "method"])["value"].mean().unstack("method")
     print(f"{args.dataset} at {args.profile}, mean over {len(frames)} folds:")
-    print(wide.round(3).to_string())
+    print(fidelity_table(scores).to_string())
     print(fidelity_targets(scores).to_string(index=False))
     if args.save:  # the folds' networks are scored by, and must be trained by, this code
         command = rerun_command("PYTHONPATH=. python3 benchmarks/fidelity.py", sys.argv[1:])

@@ -336,12 +336,9 @@ def loss_term_ablation(setup, terms=LOSS_TERMS, encoder=None, n_pairs: int = 64,
     for name, ist in variants.items():
         variant = dataclasses.replace(setup, ist=ist, device=setup.device, amp=setup.amp)
         model = train_ist(variant, encoder, progress)
-        scores, _ = evaluate_transfer(variant, {"IST": model}, n_pairs=n_pairs, seed=seed)
+        scores = (fold_fidelity(variant, model, n_pairs, seed) if landing else
+                  evaluate_transfer(variant, {"IST": model}, n_pairs=n_pairs, seed=seed)[0])
         scores = scores[scores["method"] == "IST"].drop(columns="method")
-        if landing:
-            rate = landing_rate(*oe_landmarks(variant, model, seed=seed)[:2])
-            scores = pd.concat([scores, pd.DataFrame([{
-                "channel": "all", "metric": "landing rate", "value": rate["outputs on target OE"]}])])
         weights = ", ".join(f"{t}={getattr(ist, t):g}" for t in LOSS_TERMS)
         frames.append(scores.assign(variant=name, weights=weights))
     columns = ["variant", "weights", "channel", "metric", "value"]
