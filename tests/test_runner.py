@@ -170,3 +170,76 @@ def test_one_run_left_to_train_trains_in_this_process_more_go_to_workers(tmp_pat
     scores = runner.run_grid(one, workers=2, progress=False, log=None)
     assert calls == [2] and set(scores["seed"]) == {0}  # trained here, not by a worker
     assert runner._to_train(grid) == [grid.runs[1]]
+
+
+def _naive_iid(runs: Path, threads: int):
+    """Train the naive predictor of the IID fold, seed 0, at tiny in this process after
+    setting torch to ``threads`` threads; its losses, its scores and the thread count
+    afterwards."""
+    import torch
+
+    grid = experiments.plan("synthetic-grid", ["baseline"], ["iid"], seeds=(0,), profile="tiny",
+                            runs=runs, device="cpu")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        scores = runner.run_grid(grid, workers=1, progress=False, log=None)
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    losses = next(runs.rglob("predictor-naive/**/losses.csv"))
+    return pd.read_csv(losses)["cause"].tolist(), scores, after
+
+
+def test_a_run_trains_on_one_cpu_thread_whatever_the_process_has(tmp_path):
+    one, scores_one, _ = _naive_iid(tmp_path / "one", threads=1)
+    two, scores_two, after = _naive_iid(tmp_path / "two", threads=2)
+    assert two == one  # on two threads the first losses already differ in their last digits
+    pd.testing.assert_frame_equal(scores_two, scores_one)
+    assert after == 2  # the process gets its own count back
+
+
+def test_a_worker_ends_when_the_grid_that_started_it_is_killed(tmp_path):
+    pid_file = tmp_path / "worker.pid"
+    script = tmp_path / "grid.py"  # a file: spawned workers import the job from it
+    script.write_text(
+        "import multiprocessing as mp, os, sys, time\n"
+        "from ist_core import runner\n"
+        "def job(path):\n"
+        "    open(path, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(120)\n"
+        "if __name__ == '__main__':\n"
+        "    pool = mp.get_context('spawn').Pool(\n"
+        "        1, initializer=runner._worker_init, initargs=(1, os.getpid()))\n"
+        "    pool.apply_async(job, (sys.argv[1],))\n"
+        "    time.sleep(120)\n")
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(pid_file)],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True)
+    try:
+        for _ in range(600):
+            if pid_file.exists() and pid_file.read_text():
+                break
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        assert _alive(worker)
+        parent.kill()  # SIGKILL: no handler of the parent runs
+        parent.wait()
+        for _ in range(100):
+            if not _alive(worker):
+                break
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker trains on after its grid was killed"
+    finally:
+        parent.kill()
+        if pid_file.exists() and pid_file.read_text() and _alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
