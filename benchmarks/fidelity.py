@@ -1,9 +1,11 @@
 """IST's fidelity on every fold of a grid, against the synthetic benchmark's true
 counterfactuals: PSNR per channel (IST, histogram matching, doing nothing), the share
-of outputs that land on their target OE and the encoder's cause agreement.
+of outputs that land on their target OE, and the cause agreement judged by the frozen
+encoder and by the fold's oracle predictor (a reader of biology, the true
+counterfactuals' agreement beside it: what a perfect transfer scores).
 
-Each fold's encoder and generator are loaded from the runs folder where ``ist run``
-trained them (or trained there when missing), so after
+Each fold's encoder, generator and oracle predictor (seed 0) are loaded from the runs
+folder where ``ist run`` trained them (or trained there when missing), so after
 
     ist run --methods baseline histmatch oracle ist --spread 2 --runs R --save ist_bounds
 
@@ -23,7 +25,7 @@ import sys
 import pandas as pd
 
 from ist_core.cli import parse_knobs
-from ist_core.fidelity import fidelity_table, fidelity_targets, fold_fidelity
+from ist_core.fidelity import fidelity_table, fidelity_targets, fold_fidelity, oracle_judge
 from ist_core.results import code_hash, rerun_command, write_summary
 from ist_core.splits import spread_folds
 from ist_core.train import setup_fold, train_encoder, train_ist
@@ -55,7 +57,7 @@ def main() -> None:
             setup = setup_fold(args.dataset, level, fold, 0, args.profile, runs=args.runs, **knobs)
             encoder = train_encoder(setup, progress=False)
             scores = fold_fidelity(setup, train_ist(setup, encoder, progress=False),
-                                   args.n_pairs, args.seed)
+                                   args.n_pairs, args.seed, judge=oracle_judge(setup))
             frames.append(scores.assign(dataset=args.dataset, profile=args.profile, level=level,
                                         fold=fold, held_out=",".join(setup.fold.held_out)))
             print(setup.split, fidelity_targets(scores).to_string(index=False), sep="\n", flush=True)

@@ -12,8 +12,12 @@ to produce. Every method gets the same pairs:
 
 Scores (tidy rows): PSNR and SSIM per channel against the ``keep`` counterfactual;
 for content preservation, the share of outputs to which the frozen encoder gives the
-cause it gives the input, and the mean L1 distance of the output to the ``keep`` and
-to the ``shift`` counterfactual (the same cell with the target OE's biology too).
+cause it gives the input (``cause agreement``), and the mean L1 distance of the output
+to the ``keep`` and to the ``shift`` counterfactual (the same cell with the target OE's
+biology too). The frozen encoder learnt the cause from confounded images and reads it
+partly from the imaging, so :func:`fold_fidelity` also judges the cause with a reader
+of biology (:func:`oracle_judge`: ``cause agreement, oracle judge``), the true
+counterfactual included as the method ``truth``: what a perfect transfer scores.
 """
 
 from __future__ import annotations
@@ -276,30 +280,71 @@ LANDING_TARGET = 0.7
 AGREEMENT_TARGET = 0.9
 
 
-def fold_fidelity(setup, transfer, n_pairs: int = 64, seed: int = 0) -> pd.DataFrame:
+JUDGED = "cause agreement, oracle judge"
+
+
+def oracle_judge(setup) -> Callable[[np.ndarray], np.ndarray]:
+    """A function: images -> the cause that ``setup``'s fold's oracle predictor reads in
+    them. That predictor trained on true counterfactuals, every training cell re-imaged
+    in the wells of every training OE, so it reads a cell's biology and not its imaging:
+    a judge of whether a transfer kept the cause, where the frozen encoder (trained on
+    confounded images) also reads the imaging. Loaded from the runs folder where ``ist
+    run --methods oracle`` trained it, or trained there (synthetic data only)."""
+    from .methods import get_method
+    from .train import predict_proba
+
+    predictor = get_method("oracle").fit(setup, progress=False).model
+
+    def cause_of(images: np.ndarray) -> np.ndarray:
+        return predict_proba(setup, predictor, np.clip(images, 0, 1)).argmax(1)
+
+    return cause_of
+
+
+def judged_agreement(pairs: dict, cause_of: Callable[[np.ndarray], np.ndarray]) -> pd.DataFrame:
+    """:data:`JUDGED` rows: for each of ``pairs["outputs"]`` and for the true ``keep``
+    counterfactual (method ``truth``), the share of pairs to which ``cause_of`` gives the
+    cause it gives the input. The truth's share is what a perfect transfer scores (below
+    1 where the judge errs); an output that changes the input less than the truth does
+    can score more, the untouched input 1, so read it beside the landing rate."""
+    reference = cause_of(pairs["x"])
+    outputs = {**pairs["outputs"], "truth": pairs["keep"]}
+    return pd.DataFrame([{"method": name, "channel": "all", "metric": JUDGED,
+                          "value": float(np.mean(cause_of(out) == reference))}
+                         for name, out in outputs.items()])
+
+
+def fold_fidelity(setup, transfer, n_pairs: int = 64, seed: int = 0,
+                  judge: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
     """:func:`evaluate_transfer`'s scores of ``transfer`` (as "IST") on ``setup``'s fold,
     with its landing rate (:func:`landing_rate`: outputs, inputs and chance, as the
-    methods "IST", "input" and "chance")."""
-    scores, _ = evaluate_transfer(setup, {"IST": transfer}, n_pairs=n_pairs, seed=seed)
+    methods "IST", "input" and "chance") and, given a ``judge`` (e.g.
+    :func:`oracle_judge`), its :func:`judged_agreement`."""
+    scores, pairs = evaluate_transfer(setup, {"IST": transfer}, n_pairs=n_pairs, seed=seed)
     rate = landing_rate(*oe_landmarks(setup, transfer, seed=seed)[:2])
     rows = [{"method": method, "channel": "all", "metric": "landing rate", "value": rate[key]}
             for method, key in (("IST", "outputs on target OE"), ("input", "inputs on target OE"),
                                 ("chance", "chance"))]
-    return pd.concat([scores, pd.DataFrame(rows)], ignore_index=True)
+    frames = [scores, pd.DataFrame(rows)]
+    if judge is not None:
+        frames.append(judged_agreement(pairs, judge))
+    return pd.concat(frames, ignore_index=True)
 
 
 def fidelity_targets(scores: pd.DataFrame, method: str = "IST") -> pd.DataFrame:
     """``method``'s fidelity against its targets, on the means over whatever folds
     ``scores`` (:func:`fold_fidelity` rows) hold: PSNR above histogram matching's on each
     channel, landing rate at least :data:`LANDING_TARGET`, cause agreement at least
-    :data:`AGREEMENT_TARGET`. One row per target: measured, bound, met."""
+    :data:`AGREEMENT_TARGET` (judged by the oracle predictor where ``scores`` hold
+    :data:`JUDGED`, else by the frozen encoder). One row per target: measured, bound, met."""
     mean = scores.groupby(["metric", "channel", "method"])["value"].mean()
     out = []
     psnr = mean["PSNR"].unstack("method")
     for channel, ahead in (psnr[method] - psnr["histogram matching"]).items():
         out.append({"target": f"PSNR - histogram matching's, {channel} (dB)",
                     "measured": ahead, "bound": "> 0", "met": ahead > 0})
-    for metric, bound in (("landing rate", LANDING_TARGET), ("cause agreement", AGREEMENT_TARGET)):
+    agreement = JUDGED if (JUDGED, "all", method) in mean.index else "cause agreement"
+    for metric, bound in (("landing rate", LANDING_TARGET), (agreement, AGREEMENT_TARGET)):
         value = mean.get((metric, "all", method), np.nan)
         out.append({"target": metric, "measured": value, "bound": f">= {bound:g}",
                     "met": bool(value >= bound)})

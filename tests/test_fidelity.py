@@ -175,3 +175,42 @@ def test_fidelity_targets_judge_each_channel_landing_and_agreement_on_the_fold_m
     assert table["met"].tolist() == [True, True, False, False]  # 0.65 < 0.7, 0.85 < 0.9
     one_fold = fidelity.fidelity_targets(pd.DataFrame(rows).query("fold == 0"))
     assert one_fold["met"].all()
+
+
+def test_judged_agreement_scores_every_output_and_the_truth_against_the_input():
+    x = np.zeros((4, 1, 8, 8), np.float32)
+    keep = x.copy()
+    keep[:1] += 0.5  # the judge errs on one true counterfactual
+    out = x.copy()
+    out[:2] += 0.5  # and gives two outputs another cause
+    cause_of = lambda images: (images.mean(axis=(1, 2, 3)) > 0.1).astype(int)  # noqa: E731
+    rows = fidelity.judged_agreement({"x": x, "keep": keep, "outputs": {"IST": out, "input": x}},
+                                     cause_of).set_index("method")
+    assert set(rows["metric"]) == {fidelity.JUDGED}
+    assert rows["value"].to_dict() == {"IST": 0.5, "input": 1.0, "truth": 0.75}
+
+
+def test_fidelity_targets_judge_agreement_by_the_oracle_judge_when_it_was_scored():
+    rows = [{"method": "IST", "channel": "a", "metric": "PSNR", "value": 24.0},
+            {"method": "histogram matching", "channel": "a", "metric": "PSNR", "value": 21.0},
+            {"method": "IST", "channel": "all", "metric": "landing rate", "value": 0.8},
+            {"method": "IST", "channel": "all", "metric": "cause agreement", "value": 0.3}]
+    encoder_only = fidelity.fidelity_targets(pd.DataFrame(rows)).set_index("target")
+    assert encoder_only.loc["cause agreement", "measured"] == 0.3
+    judged = rows + [{"method": "IST", "channel": "all", "metric": fidelity.JUDGED, "value": 0.92}]
+    table = fidelity.fidelity_targets(pd.DataFrame(judged)).set_index("target")
+    assert "cause agreement" not in table.index
+    assert table.loc[fidelity.JUDGED, "measured"] == 0.92 and table.loc[fidelity.JUDGED, "met"]
+
+
+def test_the_oracle_judge_reads_the_cause_of_true_counterfactuals_in_other_wells(tmp_path):
+    from ist_core.train import setup_fold
+
+    setup = setup_fold("synthetic-grid", "iid", 0, 0, "tiny", runs=tmp_path, device="cpu")
+    judge = fidelity.oracle_judge(setup)
+    assert (tmp_path / "synthetic-grid" / "tiny" / "predictor-oracle").is_dir()
+    cells = setup.fold.test[:48]
+    pairs = fidelity.fidelity_pairs(setup.dataset, cells, setup.fold.train, seed=0)
+    truth = setup.dataset.meta["y"].to_numpy()[cells]
+    # re-imaged in other wells, a cell keeps the cause this judge reads in it far above chance
+    assert np.mean(judge(pairs["keep"]) == truth) > 1.5 / setup.n_causes  # tiny: 0.54, chance 0.25

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ist_core import report
+from ist_core.fidelity import JUDGED
 
 
 def scores():
@@ -65,6 +66,13 @@ def test_agreement_sentence_questions_the_judge_only_when_histogram_matching_los
     assert "changes its cause for 70% of them" in low
     high = report.describe_agreement(rows((0.95, 0.97)))
     assert "96% of histogram matching's" in high and "judge" not in high
+    judged = pd.concat([rows((0.2, 0.4)), pd.DataFrame(
+        [{"method": m, "metric": JUDGED, "value": v}
+         for m, v in (("IST", 0.8), ("IST", 0.9), ("histogram matching", 0.95), ("truth", 0.97))])])
+    text = report.describe_agreement(judged)
+    assert "input's cause in 85% of IST's outputs, 95% of histogram matching's and 97% of the true" \
+        in text
+    assert "judged by it" in text and "judged by it" not in low
 
 
 def test_loss_curves_show_every_term_but_the_total(tmp_path):
