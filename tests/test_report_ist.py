@@ -136,6 +136,13 @@ def test_difference_table_and_text_say_which_changes_are_resolved():
     assert "above naive at level 2; below naive at level 3" in text
     assert "takes 17% of the room" in text  # 0.05 / 0.3
     assert "up to 6 (fold, seed) pairs" in text
+    wider = (scores["method"] == "oracle") & (scores["level"] == "3")
+    scores.loc[wider, "value"] += 0.2  # the oracle gains +0.3 at level 2, +0.5 at level 3
+    diffs = paired_differences(scores, against="naive")
+    only_2 = diffs[(diffs["method"] != "ist") | (diffs["level"] != "3")]
+    text = report.describe_bounds(scores, only_2)  # IST scored at level 2 only: all at level 2
+    assert "IST changes macro-F1 by +0.200 on average over level 2 (above" in text
+    assert "takes 67% of the room" in text  # 0.2 / 0.3, not 0.2 over the oracle's (0.3 + 0.5) / 2
 
 
 def test_describe_targets_names_each_missed_target_with_its_value():

@@ -241,7 +241,11 @@ def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame,
     method = method or method_for("proposed")
     cheap, perfect = method_for("cheapest transfer"), method_for("perfect transfer")
     ood = differences[differences["level"].astype(str) != "iid"]
+    scored = set(ood.loc[ood["method"] == method, "level"].astype(str))
+    if scored:  # every row on the levels where ``method`` was scored, or the means differ in kind
+        ood = ood[ood["level"].astype(str).isin(scored)]
     mean = ood.groupby("method")["difference"].mean()
+    over = ", ".join(LEVEL_LABELS[lv].split("\n")[0] for lv in sorted(scored))
 
     def resolved(m):
         rows = ood[(ood["method"] == m) & ood["resolved"]]
@@ -254,8 +258,8 @@ def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame,
 
     label = _label(method)
     text = [f"Out of distribution, paired on fold and seed, {label} "
-            f"changes macro-F1 by {mean.get(method, np.nan):+.3f} on average over the levels "
-            f"({resolved(method)})."]
+            f"changes macro-F1 by {mean.get(method, np.nan):+.3f} on average over "
+            f"{over or 'the levels'} ({resolved(method)})."]
     for other, what in ((cheap, f"{_label(cheap)}, the cheapest transfer,"),
                         (perfect, f"A perfect transfer ({_label(perfect).lower()})")):
         if other in mean:
