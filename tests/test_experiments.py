@@ -3,6 +3,7 @@ broken ones redone, metrics that need a missing library completed later."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -23,22 +24,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def grid_runs(tmp_path_factory):
-    """Every method on both synthetic designs at tiny, every level, one fold, one seed, two
-    worker processes (as the evaluation chapter runs it on a CPU)."""
+    """Every method at tiny on every kind of fold, one fold and seed each, two worker
+    processes (as the evaluation chapter runs it on a CPU): IID on both synthetic designs,
+    levels 1 and 3 (section and series out) on GRID, level 2 on LINCS, where a plate out
+    is its own kind (a plate of a replicated series or of the single-copy one)."""
     runs = tmp_path_factory.mktemp("runs")
-    grid = plan(["synthetic-grid", "synthetic-lincs"], list(METHODS), profile="tiny",
-                device="cpu", runs=runs)
+    grids = [plan(name, list(METHODS), levels=levels.split(), profile="tiny", device="cpu",
+                  runs=runs) for name, levels in GRID_LEVELS]
+    grid = dataclasses.replace(grids[0], runs=grids[0].runs + grids[1].runs)
     scores = run_grid(grid, workers=2, progress=False, log=None)
     return grid, scores
+
+
+GRID_LEVELS = [("synthetic-grid", "iid 1 3"), ("synthetic-lincs", "iid 2")]
 
 
 def test_grid_scores_every_method_level_and_metric(grid_runs):
     grid, scores = grid_runs
     f1 = scores[scores["metric"] == "macro_f1"]
     got = set(zip(f1["dataset"], f1["method"], f1["level"]))
-    want = {(d, m, lv) for d, levels in [("synthetic-grid", "iid 1 2 3"), ("synthetic-lincs", "iid 2 3")]
-            for m in METHODS for lv in levels.split()}
-    assert got == want  # LINCS-like has no level 1 (the paper's NA)
+    want = {(d, m, lv) for d, levels in GRID_LEVELS for m in METHODS for lv in levels.split()}
+    assert got == want
     iid = scores[scores["level"] == "iid"]
     for metric in ("knn_batch_cv", "lisi_cause", "lisi_oe", "lisi_ratio"):
         assert len(iid[iid["metric"] == metric]) == 2 * len(METHODS)
