@@ -102,9 +102,10 @@ def _do(grid: Grid, job: _Job, progress: bool = False, train: bool = True):
 def _cpu_threads(grid: Grid, threads: int = 1):
     """Train this process's runs of ``grid`` on ``threads`` CPU threads (then restore the
     count). A network's numbers depend on how many threads add up its sums (at ``tiny``,
-    two threads instead of one moved a naive IID macro-F1 from 0.59 to 0.50), so on the CPU every run trains on
-    one thread, whether a worker or this process trains it: a run's numbers do not depend
-    on the scheduling, the machine's cores or ``$OMP_NUM_THREADS``, and a chapter's live
+    two threads instead of one moved a naive IID macro-F1 from 0.59 to 0.50), so on the
+    CPU every run trains on one thread, whether a worker or this process trains it: a
+    run's numbers do not depend on the scheduling, the number of cores or
+    ``$OMP_NUM_THREADS``, and on the same processor and library versions a chapter's live
     re-run gives its stored twin's number. On a GPU the count is left alone."""
     import torch
 
