@@ -148,11 +148,15 @@ def cmd_run(args):
         kinds = sorted({p for ps in needs.values() for p in ps})
         print(f"{len(needs)} run(s) wait for: {', '.join(kinds)}; run the same command where "
               "those are installed to complete them from the stored features")
+    if args.add and not args.save:
+        raise ValueError("--add joins the runs to a stored summary: name it with --save NAME")
     if args.save:
-        from .results import write_summary
+        from .results import add_to_summary, run_settings, write_summary
 
         for name, frame in scores.groupby("dataset"):
-            trained = provenance(grid, name)
+            trained = {**provenance(grid, name), "settings": run_settings(args.knob, args.set)}
+            if args.add:
+                frame, trained = add_to_summary(frame, trained, name, args.profile, args.save)
             print(f"saved {write_summary(frame, name, args.profile, args.save, provenance=trained)}")
     if not scores.empty:
         print(summary(scores).to_string())
@@ -290,6 +294,11 @@ def add_parsers(sub) -> None:
                    help="store the scores with their provenance as results/<dataset>/<profile>/"
                         "NAME.csv (default table1; what the chapters read when the grid is too "
                         "big to run)")
+    p.add_argument("--add", action="store_true",
+                   help="with --save: join these runs to the stored summary of that name "
+                        "(e.g. more seeds trained on another day or machine) instead of "
+                        "replacing it; refused when the two were trained by other code, "
+                        "profile or settings")
     p.add_argument("--no-train", action="store_true",
                    help="train nothing: complete LISI and Symphony kNN from stored features "
                         "(e.g. of runs made on a GPU machine) and report what is finished")

@@ -190,3 +190,102 @@ def read_summary(dataset: str, profile: str, name: str,
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     return pd.read_csv(path, dtype={"level": str}), meta
+
+
+RUN_KEY = ["dataset", "profile", "method", "level", "fold", "seed"]
+
+
+def run_settings(knob: list[str] | None, ist: list[str] | None) -> dict:
+    """The ``--knob`` and ``--set`` pairs of a grid command: what, besides code, profile,
+    data seed, seed and fold, decides a run's numbers (stored as a summary's "settings")."""
+    from .values import parse_pairs
+
+    return json.loads(json.dumps({"knob": parse_pairs(knob, "--knob"),
+                                  "set": parse_pairs(ist, "--set")}))
+
+
+def _settings(meta: dict) -> dict:
+    """A summary's :func:`run_settings`; read from its command when it predates them."""
+    import shlex
+
+    if "settings" in meta:
+        return meta["settings"]
+    found: dict[str, list[str]] = {"--knob": [], "--set": []}
+    words = shlex.split(meta.get("command", ""))
+    for word, value in zip(words, words[1:] + [""]):
+        name, _, inline = word.partition("=")
+        if name in found:
+            found[name].append(inline or value)
+    return run_settings(found["--knob"], found["--set"])
+
+
+def _joined(*values) -> str:
+    """Distinct "; "-separated parts of ``values``, in first-seen order."""
+    parts: list[str] = []
+    for value in values:
+        for part in str(value or "").split("; "):
+            if part and part not in parts:
+                parts.append(part)
+    return "; ".join(parts)
+
+
+def add_to_summary(frame: pd.DataFrame, provenance: dict, dataset: str, profile: str, name: str,
+                   folder: Path | None = None) -> tuple[pd.DataFrame, dict]:
+    """``frame`` (runs of ``dataset`` with their ``provenance``) joined to the stored summary
+    ``name``, so that seeds and folds trained on several days or machines make one summary
+    (``ist run --save NAME --add``; ``provenance`` carries the new runs' "settings", see
+    :func:`run_settings`, else its "command" is read for them). A stored run that ``frame`` trains again is replaced.
+    Raises ValueError, naming the fix, when the two were not trained alike: other code (a
+    stale summary, or new runs by other code), another profile, data seed or settings."""
+    stored = read_summary(dataset, profile, name, folder)
+    if stored is None:
+        return frame, provenance
+    old, meta = stored
+    where = f"results/{dataset}/{profile}/{name}.csv"
+    current = code_hash()
+    if is_stale(code_status(meta, current)):
+        raise ValueError(f"{where} was trained by other code than this checkout's "
+                         f"({describe_status(code_status(meta, current))}); adding runs of "
+                         "today's code would mix the two: re-run its runs (same command "
+                         "without --add) or --save under another name")
+    codes = provenance.get("code", {})
+    if set(codes) - {current}:
+        raise ValueError(f"the new runs were trained by code {sorted(set(codes) - {current})}, "
+                         f"not this checkout's ({current}): re-train them before adding "
+                         f"them to {where}")
+    for key in ("profile", "data_seed"):
+        if key in meta and key in provenance and meta[key] != provenance[key]:
+            raise ValueError(f"{where} has {key} {meta[key]!r}, the new runs {provenance[key]!r}: "
+                             "runs of another configuration cannot join it; --save under "
+                             "another name")
+    command = provenance.get("command") or rerun_command("ist", sys.argv[1:])
+    if _settings(meta) != _settings(provenance):
+        raise ValueError(f"{where} was trained with settings {_settings(meta)}, the new runs "
+                         f"with {_settings(provenance)}: runs of another configuration cannot "
+                         "join it; --save under another name")
+    key = [k for k in RUN_KEY if k in frame.columns and k in old.columns]
+    new = frame.astype({"level": str})
+    replaced = old.merge(new[key].drop_duplicates(), on=key, how="left", indicator=True)
+    kept = old[(replaced["_merge"] == "left_only").to_numpy()]
+    merged = (pd.concat([kept, new], ignore_index=True)
+              .sort_values(["method", "level", "fold", "seed", "metric"], kind="stable")
+              .reset_index(drop=True))
+    folds: dict = {}
+    for source in (meta.get("folds", {}), provenance.get("folds", {})):
+        for data, levels in source.items():
+            for level, held in levels.items():
+                have = folds.setdefault(data, {}).setdefault(level, [])
+                have += [f for f in held if f not in have]
+    runs = int(len(merged[key].drop_duplicates()))
+    # "rows", "commit" and "hardware" are this store's own, as for any summary
+    out = {**{k: v for k, v in meta.items() if k not in ("rows", "commit", "hardware")},
+           **provenance,
+           "trained_on": _joined(meta.get("trained_on"), provenance.get("trained_on")),
+           "trained_at_commit": _joined(meta.get("trained_at_commit"),
+                                        provenance.get("trained_at_commit")),
+           "date": _joined(meta.get("date"), time.strftime("%Y-%m-%d")),
+           "command": _joined(meta.get("command"), command),
+           "runs": runs, "code": {current: runs},
+           "seeds": sorted(set(meta.get("seeds", [])) | set(provenance.get("seeds", []))),
+           "folds": folds}
+    return merged, out

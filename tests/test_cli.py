@@ -1,5 +1,6 @@
 import json
 
+import pandas as pd
 import pytest
 
 from ist_core.cli import main
@@ -84,3 +85,23 @@ def test_ablation_stores_each_variant_with_its_provenance(tmp_path, monkeypatch,
     assert meta["seeds"] == [0] and meta["code"] == {code_hash(): 2} and meta["profile"] == "tiny"
     with pytest.raises(SystemExit):
         main(["ablation", "--terms", "gram"])
+
+
+def test_run_add_joins_a_second_seed_to_the_stored_summary(tmp_path, monkeypatch, capsys):
+    from ist_core.results import read_summary
+
+    monkeypatch.setenv("IST_RESULTS_DIR", str(tmp_path / "results"))
+    argv = ["run", "--dataset", "synthetic-grid", "--methods", "baseline", "--levels", "2",
+            "--profile", "tiny", "--runs", str(tmp_path / "runs"), "--no-progress", "--save", "b"]
+    assert main([*argv, "--seeds", "0"]) == 0
+    first, _ = read_summary("synthetic-grid", "tiny", "b")
+    assert main([*argv, "--seeds", "1", "--add"]) == 0
+    table, meta = read_summary("synthetic-grid", "tiny", "b")
+    assert meta["seeds"] == [0, 1] and meta["runs"] == 2 and meta["rows"] == len(table)
+    kept = table[table["seed"] == 0].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, first)  # seed 0 as stored, seed 1 beside it
+    assert set(table.loc[table["seed"] == 1, "metric"]) == set(first["metric"])
+    capsys.readouterr()
+    assert main([*argv, "--seeds", "1", "--add", "--knob", "nuisance=2"]) == 2
+    assert "settings" in capsys.readouterr().err
+    assert main([*argv[:-2], "--add"]) == 2  # --add without --save
