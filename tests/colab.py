@@ -1,6 +1,6 @@
 """Run the committed notebooks as a fresh Colab runtime would: a new virtual environment
-holding only what Colab brings (PyTorch, linked from the running environment rather than
-copied, and a Jupyter kernel) plus what the install cell adds (this package with its ``notebook`` extra, from the working tree in place of the git
+holding only what Colab brings (PyTorch and the scientific stack, linked from the running
+environment rather than copied, and a Jupyter kernel) plus what the install cell adds (this package with its ``notebook`` extra, from the working tree in place of the git
 URL), every ``book/*.ipynb`` executed top to bottom at ``tiny`` by papermill's command line,
 from a folder outside the repository, with a fresh home folder."""
 
@@ -23,9 +23,16 @@ def _run(cmd, **kw):
     return out
 
 
-def colab_base(folder: Path, packages=("torch", "torchvision")) -> Path:
+# what a Colab runtime has preinstalled that the package needs: PyTorch and the scientific
+# stack (not umap-learn, harmonypy, symphonypy or daft, which the install cell brings)
+COLAB_PREINSTALLED = ("torch", "torchvision", "numpy", "pandas", "scipy", "scikit-learn",
+                      "matplotlib", "seaborn", "scikit-image", "numba")
+
+
+def colab_base(folder: Path, packages=COLAB_PREINSTALLED) -> Path:
     """What a Colab runtime brings preinstalled, without copying gigabytes: a folder of links
-    to the running PyTorch and torchvision and every distribution they require."""
+    to the running environment's copies of ``packages`` and every distribution they
+    require."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
