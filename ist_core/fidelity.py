@@ -229,23 +229,29 @@ def landing_rate(feats: dict, oes: dict, neighbours: int = 15) -> dict:
     Takes :func:`oe_landmarks`' features and labels. A kNN classifier of the OE is
     fitted on the frozen encoder's features of real training images; returns the share
     of outputs it assigns to their target OE, next to the share of the untouched
-    inputs it assigns to that target (what doing nothing scores), and chance.
+    inputs it assigns to that target (what doing nothing scores), and chance. Where
+    ``feats`` hold the true counterfactuals (``"truth"``, synthetic data), also the
+    share of those it assigns to their target: what a perfect transfer scores, below 1
+    where the OEs look alike to the classifier.
     """
     from sklearn.neighbors import KNeighborsClassifier
 
     knn = KNeighborsClassifier(neighbours).fit(feats["real"], oes["real"])
     target = oes["target"]
-    return {
+    out = {
         "outputs on target OE": float(np.mean(knn.predict(feats["output"]) == target)),
         "inputs on target OE": float(np.mean(knn.predict(feats["input"]) == target)),
-        "chance": float(1 / len(np.unique(oes["real"]))),
-        "pairs": int(len(target)),
     }
+    if "truth" in feats:
+        out["truth on target OE"] = float(np.mean(knn.predict(feats["truth"]) == target))
+    return {**out, "chance": float(1 / len(np.unique(oes["real"]))), "pairs": int(len(target))}
 
 
 def oe_landmarks(setup, transfer, n: int = 200, seed: int = 0):
     """Encoder features (pooled u^L) of real training images, of ``n`` content images and
-    of their outputs re-rendered into another training OE; with the OE labels."""
+    of their outputs re-rendered into another training OE (each into the OE of a style
+    image drawn from it); on synthetic data also of the true ``keep`` counterfactuals
+    into the style image's well (``"truth"``). With the OE labels."""
     import torch
 
     from .models import ResNetIN
@@ -269,6 +275,12 @@ def oe_landmarks(setup, transfer, n: int = 200, seed: int = 0):
 
     feats = {"real": encode(setup.dataset.images[real]), "input": encode(setup.dataset.images[content]),
              "output": encode(outputs)}
+    if "config" in setup.dataset.info:
+        from .data.synthetic import render_counterfactual
+
+        wells = setup.dataset.meta["well"].to_numpy()
+        feats["truth"] = encode(np.concatenate([render_counterfactual(setup.dataset, [c], wells[s])
+                                                for c, s in zip(content, style)]))
     oes = {"real": oe_of[real], "input": oe_of[content], "target": oe_of[style]}
     return feats, oes, content, style, outputs
 
@@ -317,14 +329,15 @@ def judged_agreement(pairs: dict, cause_of: Callable[[np.ndarray], np.ndarray]) 
 def fold_fidelity(setup, transfer, n_pairs: int = 64, seed: int = 0,
                   judge: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
     """:func:`evaluate_transfer`'s scores of ``transfer`` (as "IST") on ``setup``'s fold,
-    with its landing rate (:func:`landing_rate`: outputs, inputs and chance, as the
-    methods "IST", "input" and "chance") and, given a ``judge`` (e.g.
+    with its landing rate (:func:`landing_rate`: outputs, inputs, true counterfactuals
+    and chance, as the methods "IST", "input", "truth" and "chance") and, given a ``judge`` (e.g.
     :func:`oracle_judge`), its :func:`judged_agreement`."""
     scores, pairs = evaluate_transfer(setup, {"IST": transfer}, n_pairs=n_pairs, seed=seed)
     rate = landing_rate(*oe_landmarks(setup, transfer, seed=seed)[:2])
     rows = [{"method": method, "channel": "all", "metric": "landing rate", "value": rate[key]}
             for method, key in (("IST", "outputs on target OE"), ("input", "inputs on target OE"),
-                                ("chance", "chance"))]
+                                ("truth", "truth on target OE"), ("chance", "chance"))
+            if key in rate]
     frames = [scores, pd.DataFrame(rows)]
     if judge is not None:
         frames.append(judged_agreement(pairs, judge))

@@ -60,7 +60,10 @@ def test_landing_rate_counts_outputs_placed_on_their_target_oe():
              "output": np.r_[np.full((7, 1), 10.0), np.zeros((3, 1))]}  # 7 of 10 moved to p2
     rate = fidelity.landing_rate(feats, {"real": real_oe, "target": target})
     assert rate["outputs on target OE"] == 0.7 and rate["inputs on target OE"] == 0.0
-    assert rate["chance"] == 0.5
+    assert rate["chance"] == 0.5 and "truth on target OE" not in rate
+    feats["truth"] = np.r_[np.full((9, 1), 10.0), np.zeros((1, 1))]  # 9 of 10 truths read as p2
+    rate = fidelity.landing_rate(feats, {"real": real_oe, "target": target})
+    assert rate["truth on target OE"] == 0.9 and rate["outputs on target OE"] == 0.7
 
 
 def _psnr(out: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -214,3 +217,31 @@ def test_the_oracle_judge_reads_the_cause_of_true_counterfactuals_in_other_wells
     truth = setup.dataset.meta["y"].to_numpy()[cells]
     # re-imaged in other wells, a cell keeps the cause this judge reads in it far above chance
     assert np.mean(judge(pairs["keep"]) == truth) > 1.5 / setup.n_causes  # tiny: 0.54, chance 0.25
+
+
+def test_the_landing_test_also_reads_the_true_counterfactuals(tmp_path):
+    import torch
+
+    from ist_core.data.synthetic import render_counterfactual
+    from ist_core.models import ResNetIN
+    from ist_core.profiles import get_profile
+    from ist_core.train import setup_fold, train_ist
+
+    torch.set_num_threads(1)
+    setup = setup_fold("synthetic-grid", level="iid", runs=tmp_path, device="cpu",
+                       profile=get_profile("tiny", ist_steps=4))
+    transfer = train_ist(setup, progress=False)  # the landing test reads its encoder only
+    feats, oes, content, style, _ = fidelity.oe_landmarks(setup, transfer, n=60, seed=0)
+    assert feats["truth"].shape == feats["output"].shape
+    wells = setup.dataset.meta["well"].to_numpy()
+    one = render_counterfactual(setup.dataset, [content[0]], wells[style[0]])
+    with torch.no_grad():
+        first = ResNetIN.pool(transfer.encoder.features(torch.as_tensor(one))).numpy()
+    np.testing.assert_allclose(feats["truth"][0], first[0], rtol=1e-4, atol=1e-5)
+    rate = fidelity.landing_rate(feats, oes)
+    # re-imaged in the style image's well, a cell is read as imaged on the target plate far
+    # more often than the untouched cell is (tiny's weak encoder: 0.33 against 0.05)
+    assert rate["truth on target OE"] >= rate["inputs on target OE"] + 0.2
+    rows = fidelity.fold_fidelity(setup, transfer, n_pairs=8, seed=0)
+    landing = rows[rows["metric"] == "landing rate"].set_index("method")["value"]
+    assert set(landing.index) == {"IST", "input", "truth", "chance"}

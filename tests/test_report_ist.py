@@ -75,6 +75,23 @@ def test_agreement_sentence_questions_the_judge_only_when_histogram_matching_los
     assert "judged by it" in text and "judged by it" not in low
 
 
+def test_landing_sentence_sets_ist_beside_the_truth_where_it_was_scored():
+    def rows(values):
+        return pd.DataFrame([{"method": m, "metric": "landing rate", "level": lv, "fold": f,
+                              "value": v} for (m, lv, f), v in values.items()])
+
+    base = {("IST", "2", 0): 0.2, ("IST", "3", 0): 0.3, ("input", "2", 0): 0.0,
+            ("input", "3", 0): 0.02, ("chance", "2", 0): 0.05, ("chance", "3", 0): 0.05}
+    plain = report.describe_landing(rows(base))
+    assert "over 2 folds" in plain and "25% of IST's outputs" in plain and "1% of the untouched" in plain
+    assert "true counterfactuals" not in plain
+    low = report.describe_landing(rows({**base, ("truth", "2", 0): 0.3, ("truth", "3", 0): 0.4}))
+    assert "land there 35% of the time" in low and "reaches 71% of it" in low
+    assert "out of any transfer's reach" in low
+    high = report.describe_landing(rows({**base, ("truth", "2", 0): 0.9, ("truth", "3", 0): 0.8}))
+    assert "reaches 29% of it." in high and "out of any transfer's reach" not in high
+
+
 def test_loss_curves_show_every_term_but_the_total(tmp_path):
     pd.DataFrame({"step": [5, 10, 15], "adv": [1.0, 0.9, 0.8], "style": [0.5, 0.4, 0.4],
                   "total": [2, 2, 2], "seconds": [1, 1, 1]}).to_csv(tmp_path / "losses.csv",

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..fidelity import AGREEMENT_TARGET, JUDGED
+from ..fidelity import AGREEMENT_TARGET, JUDGED, LANDING_TARGET
 from ..methods import METHODS, method_for
 from .plotting import figure, scatter_groups, to_rgb, umap_model
 from .tables import and_list
@@ -15,7 +15,7 @@ from .tables import and_list
 __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
     "BOUND_ROLES", "bound_rows", "ood_table", "plot_ood", "difference_table", "interval_text",
-    "describe_bounds", "describe_targets", "describe_agreement",
+    "describe_bounds", "describe_targets", "describe_agreement", "describe_landing",
     "plot_feature_umap",
     "shortcut_table", "describe_ablation",
 ]
@@ -302,6 +302,27 @@ def describe_agreement(scores: pd.DataFrame) -> str:
                  "truth can score more (the untouched input scores 100%), so this number "
                  "counts only beside the landing rate; the target "
                  f"({AGREEMENT_TARGET:.0%}) is judged by it.")
+    return text
+
+
+def describe_landing(scores: pd.DataFrame) -> str:
+    """A sentence on the landing rate in fidelity scores (:func:`~ist_core.fidelity.fold_fidelity`
+    rows, means over their folds): IST's outputs next to the untouched inputs and chance,
+    and, where scored, the true counterfactuals, which show how much of the target
+    (:data:`~ist_core.fidelity.LANDING_TARGET`) the landing test can grant at all."""
+    mean = scores[scores["metric"] == "landing rate"].groupby("method")["value"].mean()
+    folds = scores[scores["metric"] == "landing rate"][["level", "fold"]].drop_duplicates()
+    text = (f"Averaged over {len(folds)} fold{'s' * (len(folds) != 1)}, the landing test "
+            f"places {mean.get('IST', np.nan):.0%} of IST's outputs on their target plate, "
+            f"{mean.get('input', np.nan):.0%} of the untouched inputs and "
+            f"{mean.get('chance', np.nan):.0%} by chance.")
+    if "truth" in mean:
+        truth, ist = mean["truth"], mean.get("IST", np.nan)
+        text += (f" The true counterfactuals land there {truth:.0%} of the time: what a "
+                 f"perfect transfer scores, so IST reaches {ist / truth:.0%} of it")
+        text += (f", and the {LANDING_TARGET:.0%} target is out of any transfer's reach on "
+                 "this design: the frozen encoder cannot tell its plates apart well enough."
+                 if truth < LANDING_TARGET else ".")
     return text
 
 
