@@ -153,6 +153,11 @@ def test_difference_table_and_text_say_which_changes_are_resolved():
     assert "above naive at level 2; below naive at level 3" in text
     assert "takes 17% of the room" in text  # 0.05 / 0.3
     assert "up to 6 (fold, seed) pairs" in text
+    assert "price of the intervention" not in text  # the oracle gains IID here
+    costly = scores.copy()
+    costly.loc[(costly["method"] == "oracle") & (costly["level"] == "iid"), "value"] -= 0.36
+    text = report.describe_bounds(costly, paired_differences(costly, against="naive"))
+    assert "A perfect transfer's is -0.060" in text and "price of the intervention" in text
     wider = (scores["method"] == "oracle") & (scores["level"] == "3")
     scores.loc[wider, "value"] += 0.2  # the oracle gains +0.3 at level 2, +0.5 at level 3
     diffs = paired_differences(scores, against="naive")
