@@ -131,6 +131,15 @@ def cmd_run(args):
     grid = plan(args.dataset, args.methods, args.levels, args.folds, args.seeds, args.profile,
                 ist=parse_pairs(args.set, "--set"), device=args.device, runs=args.runs,
                 spread=args.spread, **parse_pairs(args.knob, "--knob"))
+    if args.add:  # refused before anything trains, not after
+        from .results import check_addable, code_hash, run_settings
+
+        if not args.save:
+            raise ValueError("--add joins the runs to a stored summary: name it with --save NAME")
+        for name in args.dataset:
+            check_addable(name, args.profile, args.save,
+                          {"code": {code_hash(): 0}, "profile": grid.profile,
+                           "data_seed": grid.data_seed, "settings": run_settings(args.knob, args.set)})
     whole = len(grid.runs)
     if part:
         grid = shard(grid, *part)
@@ -148,8 +157,6 @@ def cmd_run(args):
         kinds = sorted({p for ps in needs.values() for p in ps})
         print(f"{len(needs)} run(s) wait for: {', '.join(kinds)}; run the same command where "
               "those are installed to complete them from the stored features")
-    if args.add and not args.save:
-        raise ValueError("--add joins the runs to a stored summary: name it with --save NAME")
     if args.save:
         from .results import add_to_summary, run_settings, write_summary
 

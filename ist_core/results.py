@@ -229,18 +229,17 @@ def _joined(*values) -> str:
     return "; ".join(parts)
 
 
-def add_to_summary(frame: pd.DataFrame, provenance: dict, dataset: str, profile: str, name: str,
-                   folder: Path | None = None) -> tuple[pd.DataFrame, dict]:
-    """``frame`` (runs of ``dataset`` with their ``provenance``) joined to the stored summary
-    ``name``, so that seeds and folds trained on several days or machines make one summary
-    (``ist run --save NAME --add``; ``provenance`` carries the new runs' "settings", see
-    :func:`run_settings`, else its "command" is read for them). A stored run that ``frame`` trains again is replaced.
-    Raises ValueError, naming the fix, when the two were not trained alike: other code (a
-    stale summary, or new runs by other code), another profile, data seed or settings."""
+def check_addable(dataset: str, profile: str, name: str, provenance: dict,
+                  folder: Path | None = None) -> tuple[pd.DataFrame, dict] | None:
+    """The stored summary ``name`` that runs with ``provenance`` (code, profile, data seed,
+    "settings") may join, None when there is none. Raises ValueError, naming the fix, when
+    they were not trained alike: the summary by other code than the checkout's (stale), the
+    runs by other code, or another profile, data seed or settings. ``ist run --add`` asks
+    before it trains anything, and again before it stores."""
     stored = read_summary(dataset, profile, name, folder)
     if stored is None:
-        return frame, provenance
-    old, meta = stored
+        return None
+    meta = stored[1]
     where = f"results/{dataset}/{profile}/{name}.csv"
     current = code_hash()
     if is_stale(code_status(meta, current)):
@@ -258,11 +257,26 @@ def add_to_summary(frame: pd.DataFrame, provenance: dict, dataset: str, profile:
             raise ValueError(f"{where} has {key} {meta[key]!r}, the new runs {provenance[key]!r}: "
                              "runs of another configuration cannot join it; --save under "
                              "another name")
-    command = provenance.get("command") or rerun_command("ist", sys.argv[1:])
     if _settings(meta) != _settings(provenance):
         raise ValueError(f"{where} was trained with settings {_settings(meta)}, the new runs "
                          f"with {_settings(provenance)}: runs of another configuration cannot "
                          "join it; --save under another name")
+    return stored
+
+
+def add_to_summary(frame: pd.DataFrame, provenance: dict, dataset: str, profile: str, name: str,
+                   folder: Path | None = None) -> tuple[pd.DataFrame, dict]:
+    """``frame`` (runs of ``dataset`` with their ``provenance``) joined to the stored summary
+    ``name``, so that seeds and folds trained on several days or machines make one summary
+    (``ist run --save NAME --add``). ``provenance`` carries the new runs' "settings" (see
+    :func:`run_settings`; else its "command" is read for them). A stored run that ``frame``
+    trains again is replaced. Refused as :func:`check_addable` says."""
+    stored = check_addable(dataset, profile, name, provenance, folder)
+    if stored is None:
+        return frame, provenance
+    old, meta = stored
+    current = code_hash()
+    command = provenance.get("command") or rerun_command("ist", sys.argv[1:])
     key = [k for k in RUN_KEY if k in frame.columns and k in old.columns]
     new = frame.astype({"level": str})
     replaced = old.merge(new[key].drop_duplicates(), on=key, how="left", indicator=True)

@@ -102,6 +102,8 @@ def test_run_add_joins_a_second_seed_to_the_stored_summary(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(kept, first)  # seed 0 as stored, seed 1 beside it
     assert set(table.loc[table["seed"] == 1, "metric"]) == set(first["metric"])
     capsys.readouterr()
-    assert main([*argv, "--seeds", "1", "--add", "--knob", "nuisance=2"]) == 2
-    assert "settings" in capsys.readouterr().err
+    assert main([*argv, "--seeds", "2", "--add", "--knob", "nuisance=2"]) == 2
+    out = capsys.readouterr()
+    assert "settings" in out.err and "macro-F1" not in out.out  # refused before training
+    assert not list((tmp_path / "runs").rglob("seed2"))
     assert main([*argv[:-2], "--add"]) == 2  # --add without --save
