@@ -62,8 +62,25 @@ def results_dir() -> Path:
     return Path(str(files("ist_core.stored")))
 
 
+def cpu_name(cpuinfo: str) -> str | None:
+    """The first processor's model name in ``/proc/cpuinfo`` text, with its family and model
+    numbers where given: a virtual machine may show one name ("AMD EPYC") for processor
+    generations whose arithmetic differs in the last digits."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the first processor's block ends here
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name")
+    if name and "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
+
+
 def hardware() -> str:
-    """The GPU's name when torch sees one, else the CPU's, with the core count."""
+    """The GPU's name when torch sees one, else the CPU's (:func:`cpu_name`), with the core
+    count."""
     import os
 
     try:
@@ -75,10 +92,7 @@ def hardware() -> str:
         pass
     cpu = platform.processor() or platform.machine()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        cpu = cpu_name(Path("/proc/cpuinfo").read_text()) or cpu
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, no GPU"

@@ -128,3 +128,15 @@ def test_add_refuses_runs_that_were_not_trained_alike(tmp_path, monkeypatch, cha
         meta["settings"] = {"knob": {"nuisance": 2}, "set": {}}
     with pytest.raises(ValueError, match=message):
         add_to_summary(frame, meta, "synthetic-grid", "quick", "bounds", folder=tmp_path)
+
+
+def test_cpu_name_tells_processor_generations_apart_that_share_a_name():
+    from ist_core.results import cpu_name
+
+    block = "processor\t: {n}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: {m}\n" \
+            "model name\t: AMD EPYC\nflags\t\t: fpu avx2\n"
+    text = block.format(n=0, m=17) + "\n" + block.format(n=1, m=1)
+    assert cpu_name(text) == "AMD EPYC (family 25, model 17)"  # the first processor's
+    assert cpu_name(block.format(n=0, m=1)) != cpu_name(text)
+    assert cpu_name("model name\t: Some CPU\n") == "Some CPU"
+    assert cpu_name("") is None
