@@ -199,9 +199,10 @@ def plot_ood(scores: pd.DataFrame, chance: float | None = None):
     ax.set_xticks(range(len(levels)), [LEVEL_LABELS[lvl] for lvl in levels], fontsize=8)
     ax.set_ylabel("macro-F1")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))  # clear of the bars
     fig.tight_layout()
     return fig
+
 
 def interval_text(row) -> str:
     """One row of :func:`~ist_core.stats.paired_differences` as 'difference [low, high]',
