@@ -119,6 +119,7 @@ def cmd_ood(args):
 def cmd_run(args):
     """The Table 1 grid: train what is missing, print a summary, optionally store it."""
     from .experiments import pending, plan, provenance, summary
+    from .results import run_settings
     from .runner import parse_shard, run_grid, shard
 
     if args.check:
@@ -131,15 +132,16 @@ def cmd_run(args):
     grid = plan(args.dataset, args.methods, args.levels, args.folds, args.seeds, args.profile,
                 ist=parse_pairs(args.set, "--set"), device=args.device, runs=args.runs,
                 spread=args.spread, **parse_pairs(args.knob, "--knob"))
+    settings = run_settings(args.knob, args.set)
     if args.add:  # refused before anything trains, not after
-        from .results import check_addable, code_hash, run_settings
+        from .results import check_addable, code_hash
 
         if not args.save:
             raise ValueError("--add joins the runs to a stored summary: name it with --save NAME")
         for name in args.dataset:
             check_addable(name, args.profile, args.save,
                           {"code": {code_hash(): 0}, "profile": grid.profile,
-                           "data_seed": grid.data_seed, "settings": run_settings(args.knob, args.set)})
+                           "data_seed": grid.data_seed, "settings": settings})
     whole = len(grid.runs)
     if part:
         grid = shard(grid, *part)
@@ -158,10 +160,10 @@ def cmd_run(args):
         print(f"{len(needs)} run(s) wait for: {', '.join(kinds)}; run the same command where "
               "those are installed to complete them from the stored features")
     if args.save:
-        from .results import add_to_summary, run_settings, write_summary
+        from .results import add_to_summary, write_summary
 
         for name, frame in scores.groupby("dataset"):
-            trained = {**provenance(grid, name), "settings": run_settings(args.knob, args.set)}
+            trained = {**provenance(grid, name), "settings": settings}
             if args.add:
                 frame, trained = add_to_summary(frame, trained, name, args.profile, args.save)
             print(f"saved {write_summary(frame, name, args.profile, args.save, provenance=trained)}")

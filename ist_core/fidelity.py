@@ -30,6 +30,17 @@ import pandas as pd
 from .data.store import Dataset
 
 
+def true_counterfactuals(dataset: Dataset, content, style, phenotype: str = "keep") -> np.ndarray:
+    """Each ``content`` cell (index) re-rendered in the well of its ``style`` cell (index):
+    what a perfect transfer of the pair outputs (``phenotype="keep"``), or the full
+    intervention (``"shift"``); (N, C, H, W)."""
+    from .data.synthetic import render_counterfactual
+
+    wells = dataset.meta["well"].to_numpy()
+    return np.stack([render_counterfactual(dataset, [c], wells[s], phenotype=phenotype)[0]
+                     for c, s in zip(content, style)])
+
+
 def fidelity_pairs(dataset: Dataset, content: np.ndarray, style_pool: np.ndarray,
                    seed: int = 0) -> dict:
     """Content images ``content`` (indices), each paired with a random style image from
@@ -40,20 +51,17 @@ def fidelity_pairs(dataset: Dataset, content: np.ndarray, style_pool: np.ndarray
     Returns a dict of arrays: ``content``, ``style`` (indices), ``x`` (content images),
     ``style_images``, ``keep`` and ``shift`` (true counterfactuals), all (N, C, H, W).
     """
-    from .data.synthetic import imaging_groups, render_counterfactual
+    from .data.synthetic import imaging_groups
 
     rng = np.random.default_rng(seed)
-    wells = dataset.meta["well"].to_numpy()
     groups = imaging_groups(dataset)
     content = np.asarray(content)
     style = np.empty_like(content)
     for i, idx in enumerate(content):
         others = style_pool[groups[style_pool] != groups[idx]]
         style[i] = rng.choice(others)
-    keep = np.stack([render_counterfactual(dataset, [c], wells[s], phenotype="keep")[0]
-                     for c, s in zip(content, style)])
-    shift = np.stack([render_counterfactual(dataset, [c], wells[s], phenotype="shift")[0]
-                      for c, s in zip(content, style)])
+    keep = true_counterfactuals(dataset, content, style, "keep")
+    shift = true_counterfactuals(dataset, content, style, "shift")
     return {
         "content": content, "style": style,
         "x": np.asarray(dataset.images[content], np.float32),
@@ -204,7 +212,6 @@ def transfer_strip(setup, transfer, n_styles: int = 5, seed: int = 0):
     image's well, and the outputs of IST (``transfer``) and of histogram matching. Returns
     ``(content, styles, truth, outputs)``, the arguments of
     :func:`ist_core.report.plot_transfer_strip` after the dataset."""
-    from .data.synthetic import render_counterfactual
     from .train import transfer as restyle
 
     ds = setup.dataset
@@ -214,8 +221,7 @@ def transfer_strip(setup, transfer, n_styles: int = 5, seed: int = 0):
     content = int(rng.choice(train))
     others = [p for p in dict.fromkeys(plate[train]) if p != plate[content]][:n_styles]
     styles = [int(rng.choice(train[plate[train] == p])) for p in others]
-    wells = ds.meta["well"].to_numpy()
-    truth = np.concatenate([render_counterfactual(ds, [content], wells[s]) for s in styles])
+    truth = true_counterfactuals(ds, [content] * len(styles), styles)
     x = np.repeat(np.asarray(ds.images[[content]]), len(styles), axis=0)
     style_images = np.asarray(ds.images[styles])
     outputs = {"IST": restyle(setup, transfer, x, style_images),
@@ -276,11 +282,7 @@ def oe_landmarks(setup, transfer, n: int = 200, seed: int = 0):
     feats = {"real": encode(setup.dataset.images[real]), "input": encode(setup.dataset.images[content]),
              "output": encode(outputs)}
     if "config" in setup.dataset.info:
-        from .data.synthetic import render_counterfactual
-
-        wells = setup.dataset.meta["well"].to_numpy()
-        feats["truth"] = encode(np.concatenate([render_counterfactual(setup.dataset, [c], wells[s])
-                                                for c, s in zip(content, style)]))
+        feats["truth"] = encode(true_counterfactuals(setup.dataset, content, style))
     oes = {"real": oe_of[real], "input": oe_of[content], "target": oe_of[style]}
     return feats, oes, content, style, outputs
 
