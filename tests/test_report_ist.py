@@ -1,4 +1,5 @@
-"""Figures and tables of the IST and causal chapters (ist_core.report.ist, .causal)."""
+"""Figures, tables and sentences of the IST and causal chapters (ist_core.report.ist,
+.bounds, .causal)."""
 
 import matplotlib
 
@@ -194,3 +195,42 @@ def test_describe_ablation_names_the_terms_whose_removal_moves_fidelity():
     assert "between 90% and 97%" in text
     flat = wide.assign(PSNR=22.0)
     assert "No single term's removal lowers it" in report.describe_ablation(flat)
+
+
+def _fidelity(psnr, keep=0.10, shift=0.20, agreement=0.8):
+    """Tidy fidelity scores, two channels per method, as evaluate_transfer gives them."""
+    rows = []
+    for method, db in psnr.items():
+        for channel, offset in (("nucleus", -0.5), ("actin", 0.5)):
+            rows += [{"method": method, "channel": channel, "metric": "PSNR", "value": db + offset},
+                     {"method": method, "channel": channel, "metric": "SSIM", "value": db / 40}]
+    rows += [{"method": "IST", "metric": "L1 to keep", "value": keep},
+             {"method": "IST", "metric": "L1 to shift", "value": shift},
+             {"method": "IST", "metric": "cause agreement", "value": agreement}]
+    return pd.DataFrame(rows)
+
+
+def test_fidelity_sentence_names_the_closest_method_and_ist_against_both_references():
+    text = report.describe_fidelity(_fidelity({"IST": 24.0, "input": 20.0, "histogram matching": 25.0}))
+    assert "IST 24.00 dB, doing nothing 20.00 dB, histogram matching 25.00 dB" in text
+    assert "closest to the truth is **histogram matching**" in text
+    assert "+4.00 dB against doing nothing and -1.00 dB against histogram matching" in text
+    assert "closer to the `keep` counterfactual (L1 0.1000)" in text and "80% of them" in text
+    far = report.describe_fidelity(_fidelity({"IST": 26.0, "input": 20.0, "histogram matching": 25.0},
+                                             keep=0.3))
+    assert "**IST**" in far and "not closer to the `keep`" in far
+
+
+def test_reading_tells_outputs_that_stay_from_outputs_that_move_away_from_the_truth():
+    still = {"outputs on target OE": 0.08, "inputs on target OE": 0.02}
+    moving = {"outputs on target OE": 0.6, "inputs on target OE": 0.02}
+    closer = _fidelity({"IST": 24.0, "input": 20.0, "histogram matching": 25.0})
+    away = _fidelity({"IST": 19.0, "input": 20.0, "histogram matching": 25.0})
+    stays = report.describe_reading(still, closer, match=0.5)
+    assert "+6% more often" in stays and "barely moves" in stays and "Its weight is 0.5" in stays
+    assert "away from the truth" in report.describe_reading(moving, away)
+    good = report.describe_reading(moving, closer)
+    assert "+58% more often" in good and "+4.00 dB from doing nothing" in good
+    assert "closer to the truth than doing nothing" in good
+    real = report.describe_reading(moving)  # no true counterfactuals: no claim about the truth
+    assert "dB" not in real and "closer to the truth" not in real and "towards their target" in real

@@ -59,3 +59,68 @@ def test_rate_table_gives_each_rate_against_the_slowest():
     table = report.rate_table({"IST generator": 300.0, "StarGAN v2": 100.0})
     assert table.loc["IST generator", "× slowest"] == 3.0
     assert table.loc["StarGAN v2", "× slowest"] == 1.0
+
+
+def test_size_sentence_adds_up_what_rendering_runs_and_what_adversarial_training_updates():
+    sizes = pd.DataFrame({"parameters": {  # network_table's shape
+        "IST: encoder (pretrained, then frozen)": 100, "IST: generator": 20,
+        "IST: critic (training only)": 3, "StarGAN v2: generator": 1000,
+        "StarGAN v2: mapping network": 200, "StarGAN v2: style encoder": 30,
+        "StarGAN v2: discriminator (training only)": 4000}})
+    text = report.describe_sizes(sizes)
+    assert "encoder and generator (120 parameters)" in text
+    assert "style encoder and generator (1,030)" in text
+    assert "generator and critic (23;" in text and "all four networks (5,230)" in text
+
+
+def _generator_scores(psnr, agree):
+    return pd.DataFrame(
+        [{"method": m, "metric": "PSNR", "value": v} for m, v in psnr.items()]
+        + [{"method": m, "metric": "SSIM", "value": v / 40} for m, v in psnr.items()]
+        + [{"method": m, "metric": "cause agreement", "value": v} for m, v in agree.items()])
+
+
+def test_generator_sentences_follow_which_keeps_the_cause_and_how_far_stargan_strays():
+    psnr = {"IST": 24.0, "StarGAN v2": 15.0, "input": 20.0, "histogram matching": 25.0}
+    lost = report.describe_generators(
+        _generator_scores(psnr, {"IST": 0.9, "StarGAN v2": 0.5, "input": 1.0, "histogram matching": 0.7}),
+        stargan_steps=300)
+    assert "15.0 dB (StarGAN v2) and 24.0 dB (IST)" in lost and "**histogram matching**" in lost
+    assert "lose more of what the encoder reads" in lost
+    assert "(5.0 dB): after 300 iterations" in lost and "changes its call for 30%" in lost
+    kept = report.describe_generators(
+        _generator_scores({**psnr, "StarGAN v2": 19.0},
+                          {"IST": 0.5, "StarGAN v2": 0.9, "input": 1.0, "histogram matching": 0.95}),
+        stargan_steps=300)
+    assert "StarGAN v2 keeps the cause better" in kept
+    assert "iterations" not in kept and "changes its call" not in kept
+
+
+def test_iid_sentence_needs_all_three_predictors_and_says_whether_stargan_collapses():
+    rows = [{"level": lv, "method": m, "value": v} for lv in ("iid", "2")
+            for m, v in (("baseline", 0.8), ("stargan2", 0.3), ("ist", 0.7))]
+    text = report.describe_stargan_iid(pd.DataFrame(rows), chance=0.2)
+    assert "scores 0.30, far below the naive predictor's 0.80; IST's scores 0.70" in text
+    assert "As in the paper" in text
+    level = pd.DataFrame(rows)
+    level.loc[level["method"] == "stargan2", "value"] = 0.79
+    assert "about level with" in report.describe_stargan_iid(level, chance=0.2)
+    assert report.describe_stargan_iid(pd.DataFrame(rows[:2]), chance=0.2) == ""
+
+
+def test_mixing_table_counts_effective_neighbours_and_the_sentence_compares_the_two():
+    rng = np.random.default_rng(0)
+    meta = pd.DataFrame({"plate": np.repeat(["p1", "p2"], 60), "y": np.tile([0, 1], 60)})
+    by_plate = np.where(meta["plate"] == "p1", 0.0, 10.0)[:, None] + rng.normal(0, 0.1, (120, 2))
+    by_cause = (meta["y"].to_numpy() * 10.0)[:, None] + rng.normal(0, 0.1, (120, 2))
+    mixing = report.mixing_table({"naive": by_plate, "IST": by_cause}, meta, "plate")
+    assert list(mixing.index) == ["LISI over plates (of 2)", "LISI over causes (of 2)"]
+    assert mixing.loc["LISI over plates (of 2)", "naive"] < 1.2 < mixing.loc["LISI over plates (of 2)", "IST"]
+    assert "IST's features mix the plates more" in report.describe_mixing(mixing)
+    assert "do not mix the plates more" in report.describe_mixing(mixing[["IST", "naive"]])
+
+
+def test_rate_sentence_gives_the_ratio_of_the_two_generators():
+    text = report.describe_rates({"IST generator": 300.0, "StarGAN v2": 60.0}, "a CPU")
+    assert "On a CPU, IST's generator trains at 300 images/s and StarGAN v2 at 60" in text
+    assert "**5.0 times**" in text

@@ -4,8 +4,9 @@
 - :mod:`.data`: cells, channels, designs (Fig. 3), counterfactuals;
 - :mod:`.diagnostics`: the shortcut diagnostics (is the batch easier than the biology?);
 - :mod:`.causal`: the structural causal models of Fig. 1;
-- :mod:`.ist`: training curves, Fig. 4B/C, counterfactual fidelity, naive vs IST out of
-  distribution;
+- :mod:`.ist`: training curves, Fig. 4B/C, counterfactual fidelity, the loss-term ablation;
+- :mod:`.bounds`: a transfer between its bounds (naive, histogram matching, oracle) out
+  of distribution: tables, figure, paired differences in words;
 - :mod:`.baselines`: what each Table 1 baseline does to the features;
 - :mod:`.stargan`: StarGAN v2 against IST (Fig. 2 measured, Fig. 5, training rates);
 - :mod:`.benchmark`: the benchmark's bounds (a knob swept against the reference rows);
@@ -27,6 +28,8 @@ from .causal import __all__ as _causal_all
 from .data import __all__ as _data_all
 from .ist import *  # noqa: F401,F403
 from .ist import __all__ as _ist_all
+from .bounds import *  # noqa: F401,F403
+from .bounds import __all__ as _bounds_all
 from .baselines import *  # noqa: F401,F403
 from .baselines import __all__ as _baselines_all
 from .stargan import *  # noqa: F401,F403
@@ -38,5 +41,5 @@ from .tables import __all__ as _tables_all
 from .stored import *  # noqa: F401,F403
 from .stored import __all__ as _stored_all
 
-__all__ = [*_plotting_all, *_data_all, *_diagnostics_all, *_causal_all, *_ist_all, *_baselines_all, *_stargan_all, *_benchmark_all,
+__all__ = [*_plotting_all, *_data_all, *_diagnostics_all, *_causal_all, *_ist_all, *_bounds_all, *_baselines_all, *_stargan_all, *_benchmark_all,
            *_tables_all, *_stored_all]

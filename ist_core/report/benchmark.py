@@ -1,7 +1,7 @@
 """Figures of the benchmark's bounds: is the synthetic data a fair test of style
 transfer? A sweep of one generator knob against the reference rows (the calibration
 table itself is :func:`ist_core.calibration.calibration_table`; methods between their
-bounds use :func:`~ist_core.report.ist.plot_ood`)."""
+bounds use :func:`~ist_core.report.bounds.plot_ood`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Figures and tables of the IST chapter: training curves, Fig. 4B/C, fidelity, OOD scores."""
+"""Figures, tables and sentences of the IST chapter: training curves, Fig. 4B/C, fidelity
+against the true counterfactuals, the loss-term ablation. IST between its bounds out of
+distribution is :mod:`.bounds`."""
 
 from __future__ import annotations
 
@@ -8,20 +10,14 @@ import numpy as np
 import pandas as pd
 
 from ..fidelity import AGREEMENT_TARGET, JUDGED, LANDING_TARGET
-from ..methods import METHODS, method_for
 from .plotting import figure, scatter_groups, to_rgb, umap_model
-from .tables import and_list
+from .tables import and_list, signed
 
 __all__ = [
     "network_table", "plot_losses", "plot_oe_umap", "plot_transfer_strip", "plot_fidelity_pairs",
-    "BOUND_ROLES", "bound_rows", "ood_table", "plot_ood", "difference_table", "interval_text",
-    "describe_bounds", "describe_targets", "describe_agreement", "describe_landing",
-    "plot_feature_umap",
-    "shortcut_table", "describe_ablation",
+    "describe_fidelity", "describe_agreement", "describe_landing", "describe_reading",
+    "plot_feature_umap", "shortcut_table", "describe_ablation",
 ]
-
-LEVEL_LABELS = {"iid": "IID", "1": "level 1\n(section out)", "2": "level 2\n(plate out)",
-                "3": "level 3\n(series out)"}
 
 
 def network_table(networks: dict) -> pd.DataFrame:
@@ -141,144 +137,69 @@ def plot_fidelity_pairs(dataset, pairs: dict, n: int = 6):
     return fig
 
 
-# The rows that place a transfer between its bounds, in the order they are shown.
-BOUND_ROLES = ("naive", "cheapest transfer", "proposed", "perfect transfer")
+def _means(scores: pd.DataFrame) -> pd.Series:
+    """Mean of tidy fidelity scores per (metric, method), over channels and pairs."""
+    return scores.groupby(["metric", "method"])["value"].mean()
 
 
-def bound_rows(scores: pd.DataFrame, levels=None) -> tuple[pd.DataFrame, list[str]]:
-    """The macro-F1 rows of the methods that hold the :data:`BOUND_ROLES` (at ``levels``
-    where given), and those methods' names in the order they are shown."""
-    methods = [method_for(role) for role in BOUND_ROLES]
-    keep = (scores["metric"] == "macro_f1") & scores["method"].isin(methods)
-    if levels is not None:
-        keep &= scores["level"].astype(str).isin([str(lv) for lv in levels])
-    return scores[keep], methods
+def describe_fidelity(scores: pd.DataFrame, method: str = "IST") -> str:
+    """A few sentences on :func:`~ist_core.fidelity.evaluate_transfer`'s scores: ``method``'s
+    mean PSNR and SSIM to the true counterfactual next to doing nothing and histogram
+    matching, the closest of them, whether its outputs are closer to the ``keep`` than to
+    the ``shift`` counterfactual, and its cause agreement."""
+    mean = _means(scores)
+    psnr, ssim = mean["PSNR"], mean["SSIM"]
+    refs = ("input", "histogram matching")
+    keep, shift = mean[("L1 to keep", method)], mean[("L1 to shift", method)]
+    return (
+        f"Mean PSNR over channels: {method} {psnr[method]:.2f} dB, doing nothing "
+        f"{psnr['input']:.2f} dB, histogram matching {psnr['histogram matching']:.2f} dB "
+        f"(SSIM {ssim[method]:.3f}, {ssim['input']:.3f}, {ssim['histogram matching']:.3f}). "
+        f"The closest to the truth is **{psnr.idxmax()}**. {method} is "
+        f"{signed(psnr[method] - psnr[refs[0]])} dB against doing nothing and "
+        f"{signed(psnr[method] - psnr[refs[1]])} dB against histogram matching. Its outputs "
+        f"are {'closer to' if keep < shift else 'not closer to'} the `keep` counterfactual "
+        f"(L1 {keep:.4f}) than to the `shift` one ({shift:.4f}), and the encoder gives "
+        f"{mean[('cause agreement', method)]:.0%} of them the cause it gives their input.")
 
 
-def ood_table(scores: pd.DataFrame, order=None) -> pd.DataFrame:
-    """Macro-F1 per level (rows) and method (columns, in ``order`` where given, else in
-    order of appearance) as 'mean ± sd' strings."""
-    levels = [lvl for lvl in LEVEL_LABELS if lvl in set(scores["level"].astype(str))]
-    grouped = scores.assign(level=scores["level"].astype(str)).groupby(["level", "method"])["value"]
-    stats = grouped.agg(["mean", "std", "count"]).reset_index()
-
-    def cell(row):
-        sd = "" if row["count"] < 2 else f" ± {row['std']:.3f}"
-        return f"{row['mean']:.3f}{sd}"
-
-    stats["macro-F1"] = stats.apply(cell, axis=1)
-    table = stats.pivot(index="level", columns="method", values="macro-F1").reindex(levels)
-    table.index = [LEVEL_LABELS[lvl].replace("\n", " ") for lvl in table.index]
-    return table[_columns(scores["method"], order)]
-
-
-def _columns(methods, order) -> list:
-    present = list(dict.fromkeys(methods))
-    return [m for m in order if m in present] + [m for m in present if m not in order] \
-        if order is not None else present
-
-
-def plot_ood(scores: pd.DataFrame, chance: float | None = None):
-    """Grouped bars: mean macro-F1 per level, one bar per method (labelled by its display
-    name where it is a registered method), seeds and folds as dots."""
-    scores = scores.assign(level=scores["level"].astype(str))
-    levels = [lvl for lvl in LEVEL_LABELS if lvl in set(scores["level"])]
-    methods = list(dict.fromkeys(scores["method"]))
-    width = 0.8 / len(methods)
-    fig, axes = figure(1, 1, (7, 3))
-    ax = axes[0, 0]
-    for m, method in enumerate(methods):
-        name = METHODS[method].label if method in METHODS else method
-        for i, level in enumerate(levels):
-            vals = scores[(scores["level"] == level) & (scores["method"] == method)]["value"]
-            x = i + (m - (len(methods) - 1) / 2) * width
-            ax.bar(x, vals.mean(), width * 0.9, color=f"C{m}", label=name if i == 0 else None)
-            ax.scatter(np.full(len(vals), x), vals, s=10, color="k", zorder=3)
-    if chance is not None:
-        ax.axhline(chance, color="0.4", ls=":", lw=1, label="chance")
-    ax.set_xticks(range(len(levels)), [LEVEL_LABELS[lvl] for lvl in levels], fontsize=8)
-    ax.set_ylabel("macro-F1")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))  # clear of the bars
-    fig.tight_layout()
-    return fig
-
-
-def interval_text(row) -> str:
-    """One row of :func:`~ist_core.stats.paired_differences` as 'difference [low, high]',
-    or 'difference (n=pairs)' where there is no interval."""
-    if np.isnan(row["low"]):
-        return f"{row['difference']:+.3f} (n={row['pairs']})"
-    return f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]"
-
-
-def difference_table(differences: pd.DataFrame, order=None) -> pd.DataFrame:
-    """:func:`~ist_core.stats.paired_differences` as a level x method table of
-    'difference [low, high]' strings, a star on each interval that excludes 0; methods in
-    ``order`` where given."""
-    order_levels = [lvl for lvl in LEVEL_LABELS if lvl in set(differences["level"].astype(str))]
-
-    def cell(row):
-        star = " *" if row["resolved"] else ""
-        return interval_text(row) + star
-
-    table = (differences.assign(level=differences["level"].astype(str), cell=differences.apply(cell, axis=1))
-             .pivot(index="level", columns="method", values="cell").reindex(order_levels))
-    table.index = [LEVEL_LABELS[lvl].replace("\n", " ") for lvl in table.index]
-    return table[_columns(differences["method"], order)]
-
-
-def _label(method: str) -> str:
-    """A method's display name without the mark of rows that are not in the paper."""
-    return METHODS[method].label.rstrip("*") if method in METHODS else method
-
-
-def describe_bounds(scores: pd.DataFrame, differences: pd.DataFrame,
-                    method: str | None = None) -> str:
-    """A few sentences on ``method`` (by default the proposed one) between its bounds: its
-    paired change against the naive row out of distribution, next to the cheapest and the
-    perfect transfer's, and which of them the intervals resolve (``scores`` tidy macro-F1,
-    ``differences`` :func:`~ist_core.stats.paired_differences` against the naive row)."""
-    method = method or method_for("proposed")
-    cheap, perfect = method_for("cheapest transfer"), method_for("perfect transfer")
-    ood = differences[differences["level"].astype(str) != "iid"]
-    scored = set(ood.loc[ood["method"] == method, "level"].astype(str))
-    if scored:  # every row on the levels where ``method`` was scored, or the means differ in kind
-        ood = ood[ood["level"].astype(str).isin(scored)]
-    mean = ood.groupby("method")["difference"].mean()
-    over = ", ".join(LEVEL_LABELS[lv].split("\n")[0] for lv in sorted(scored))
-
-    def resolved(m):
-        rows = ood[(ood["method"] == m) & ood["resolved"]]
-        name = {lv: LEVEL_LABELS[str(lv)].split("\n")[0] for lv in rows["level"]}
-        up = [name[lv] for lv, d in zip(rows["level"], rows["difference"]) if d > 0]
-        down = [name[lv] for lv, d in zip(rows["level"], rows["difference"]) if d < 0]
-        parts = [f"{side} naive at {', '.join(lvs)}" for side, lvs in (("above", up), ("below", down))
-                 if lvs]
-        return "; ".join(parts) if parts else "no level resolved from naive"
-
-    label = _label(method)
-    text = [f"Out of distribution, paired on fold and seed, {label} "
-            f"changes macro-F1 by {mean.get(method, np.nan):+.3f} on average over "
-            f"{over or 'the levels'} ({resolved(method)})."]
-    for other, what in ((cheap, f"{_label(cheap)}, the cheapest transfer,"),
-                        (perfect, f"A perfect transfer ({_label(perfect).lower()})")):
-        if other in mean:
-            text.append(f"{what} changes it by {mean[other]:+.3f} ({resolved(other)}).")
-    if perfect in mean and mean[perfect] > 0:
-        text.append(f"So {label} takes "
-                    f"{mean.get(method, np.nan) / mean[perfect]:.0%} of the room a perfect transfer shows.")
-    on_iid = differences[differences["level"].astype(str) == "iid"].set_index("method")["difference"]
-    if method in on_iid:
-        text.append(f"On the IID split its change is {on_iid[method]:+.3f}.")
-        if perfect in on_iid and on_iid[perfect] < 0:
-            text.append(f"A perfect transfer's is {on_iid[perfect]:+.3f}: in distribution the "
-                        "imaging still tells the cause apart, and a predictor that no longer "
-                        "reads it gives that up, so this much of an IID cost is the price of "
-                        "the intervention itself, not of an imperfect transfer.")
-    n = scores.groupby(["level"])[["fold", "seed"]].apply(lambda d: len(d.drop_duplicates())).max()
-    text.append(f"Intervals are 95% bootstrap intervals over up to {n} (fold, seed) pairs per level; "
-                "a star marks those that exclude zero.")
+def describe_reading(landing: dict, scores: pd.DataFrame | None = None, match: float | None = None,
+                     method: str = "IST", moved_enough: float = 0.1) -> str:
+    """What one fold's generator does for the predictor trained on its outputs, from
+    :func:`~ist_core.fidelity.landing_rate` (``landing``) and, on synthetic data,
+    :func:`~ist_core.fidelity.evaluate_transfer`'s ``scores``: outputs that stay where
+    their inputs were (landing gain below ``moved_enough``) give the predictor the
+    observational data again; outputs that move but away from the truth teach it variation
+    no real plate shows. ``match`` is the class-matching weight, named when the outputs
+    do not move."""
+    moved = landing["outputs on target OE"] - landing["inputs on target OE"]
+    text = [f"Here the outputs land on their target plate {moved:+.0%} more often than the inputs do."]
+    gain_db = None
+    if scores is not None:
+        psnr = _means(scores)["PSNR"]
+        gain_db = psnr[method] - psnr["input"]
+        text.append(f"Against the true counterfactual {method} is {signed(gain_db)} dB from doing "
+                    f"nothing, while histogram matching is "
+                    f"{signed(psnr['histogram matching'] - psnr['input'])} dB from it.")
+    if moved < moved_enough:
+        text.append(
+            "The generator barely moves images towards their target plates, so the predictor "
+            "trained on its outputs sees nearly the observational data. The term that held outputs "
+            "at their source in earlier versions was class matching (eq. 6): the frozen encoder's "
+            "cause head also reads the OE's look, since cause and OE are confounded in its training "
+            "images, so matching its prediction drags an output back towards the source OE."
+            + (f" Its weight is {match:g} here (`--set match=...`)." if match is not None else ""))
+    elif gain_db is not None and gain_db < 0:
+        text.append(
+            "So the generator moves images towards their target plates but also away from the "
+            "truth: a style it has not tied to its target (the strip above shows it), or changes "
+            "to the cells. A predictor trained on such images learns to ignore variation that real "
+            "plates do not show, so a small or no gain out of distribution is what to expect.")
+    else:
+        text.append("The generator moves images towards their target OEs"
+                    + (" and closer to the truth than doing nothing" if gain_db is not None else "")
+                    + "; whether that helps out of distribution, and how far it is from what a "
+                    "perfect transfer would do (the oracle row), is what the table above measures.")
     return " ".join(text)
 
 
@@ -329,22 +250,6 @@ def describe_landing(scores: pd.DataFrame) -> str:
         text += (f", and the {LANDING_TARGET:.0%} target is out of any transfer's reach on "
                  "this design: the frozen encoder cannot tell its plates apart well enough."
                  if truth < LANDING_TARGET else ".")
-    return text
-
-
-def describe_targets(targets: pd.DataFrame) -> str:
-    """One or two sentences from :func:`~ist_core.calibration.bound_targets`: how many
-    targets hold, and each missed one with its level, measured value and bound."""
-    if targets.empty:
-        return "No target could be checked: the stored results lack a level or a row."
-    met = targets["met"]
-    text = f"IST meets {int(met.sum())} of the {len(targets)} targets."
-    missed = targets[~met]
-    if len(missed):
-        where = {lv: LEVEL_LABELS[str(lv)].split("\n")[0] for lv in missed["level"]}
-        text += " It misses " + "; ".join(
-            f"{where[r.level]}, {r.target}: {r.measured:+.3f} (bound {r.bound})"
-            for r in missed.itertuples()) + "."
     return text
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from ..methods import method_for
 from ..results import code_status, describe_status, is_stale, read_summary
 from ..stats import paired_differences
-from .ist import interval_text
+from .bounds import interval_text
 from .tables import DATASET_NAMES, METHOD_NAMES, and_list, paper_table1_numbers
 
 __all__ = ["stored_scores", "lisi_table", "chance_levels", "provenance_html", "live_check_text", "describe_differences",
