@@ -173,6 +173,13 @@ def calibration_table(scores: pd.DataFrame) -> pd.DataFrame:
                                                        key=lambda c: (c != "IID", c)))
 
 
+
+def calibration_tables(scores: pd.DataFrame, by: str = "knob_value") -> pd.DataFrame:
+    """:func:`calibration_table` for each setting of a search (``by``: the column naming
+    the setting), stacked with the setting as the outer row label, in stored order."""
+    return pd.concat({setting: calibration_table(part)
+                      for setting, part in scores.groupby(by, sort=False)}, names=[by, "row"])
+
 # The shape the defaults are calibrated to (the paper's Table 1, GRID and LINCS-SC): each
 # check is (row, level, kind, bound, group) on the row's level mean over the folds of
 # ``group`` as a share of its IID mean; "latents" is checked on its own mean. LINCS's

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from ist_core.calibration import (bound_targets, calibrate, calibration_table, fold_group,
-                                  knob_settings)
+from ist_core.calibration import (bound_targets, calibrate, calibration_table, calibration_tables,
+                                  fold_group, knob_settings)
 from ist_core.results import code_hash
 from ist_core.splits import make_folds, spread_folds
 
@@ -122,3 +122,13 @@ def test_knob_settings_sweep_one_knob_or_score_whole_combinations():
     assert both[1] == ("setting", "effect=3,well_scale=0",
                        {"degradation": 0.0, "effect": 3, "well_scale": 0})
     assert len(both) == 2
+
+
+def test_calibration_tables_stack_one_table_per_setting_in_stored_order():
+    rows = [{"row": "naive", "level": lv, "value": v + shift, "knob_value": setting}
+            for setting, shift in (("nuisance=2", 0.0), ("nuisance=1", 0.1))
+            for lv, v in (("iid", 0.8), ("2", 0.4))]
+    tables = calibration_tables(pd.DataFrame(rows))
+    assert list(tables.index) == [("nuisance=2", "naive"), ("nuisance=1", "naive")]
+    assert tables.loc[("nuisance=1", "naive"), "level 2"] == "0.50 ± 0.00 (0.56x)"
+    assert tables.loc[("nuisance=2", "naive"), "IID"] == "0.80 ± 0.00"

@@ -44,6 +44,20 @@ def test_provenance_warns_only_when_some_runs_were_not_trained_by_todays_code(tm
     assert "Stale results" in report.provenance_html({"synthetic-grid": {"rows": 5}})
 
 
+
+def test_a_stored_summary_comes_with_its_provenance_and_a_missing_one_with_its_command(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("IST_RESULTS_DIR", str(tmp_path))
+    scores, shown = report.stored_summary("synthetic-grid", "quick", "sweep", make="ist sweep --save")
+    assert scores is None and "No stored <code>sweep</code>" in shown
+    assert "<code>ist sweep --save</code>" in shown
+    stale = {"code": {"0123456789ab": 3}, "runs": 3, "seeds": [0], "profile": "quick"}
+    write_summary(_scores(0.1, 0.01), "synthetic-grid", "quick", "sweep", folder=tmp_path,
+                  provenance=stale)
+    scores, shown = report.stored_summary("synthetic-grid", "quick", "sweep", make="ist sweep --save")
+    assert len(scores) == len(_scores(0.1, 0.01)) and "3 runs" in shown
+    assert "Stale results" in shown
+
 def test_paper_claims_follow_the_intervals_not_the_means():
     clear = report.paper_claims(_scores(0.1, 0.01), "synthetic-grid")
     ist = clear[clear["claim"] == "IST - baseline"].set_index("level")

@@ -16,7 +16,7 @@ from ..stats import paired_differences
 from .bounds import interval_text
 from .tables import DATASET_NAMES, METHOD_NAMES, and_list, paper_table1_numbers
 
-__all__ = ["stored_scores", "lisi_table", "chance_levels", "provenance_html", "live_check_text", "describe_differences",
+__all__ = ["stored_scores", "stored_summary", "lisi_table", "chance_levels", "provenance_html", "live_check_text", "describe_differences",
            "paper_claims", "claims_text", "missing_results_text"]
 
 _LEVEL = {"iid": "IID", "1": "Level-1", "2": "Level-2", "3": "Level-3"}
@@ -38,6 +38,19 @@ def stored_scores(datasets: Sequence[str], profile: str, name: str = "table1"):
                  "value"])
     return scores, metas
 
+
+
+def stored_summary(dataset: str, profile: str, name: str, make: str):
+    """One stored summary and what a page shows above it: ``(scores, html)``, the html
+    its :func:`provenance_html` (with the stale warning where the code has changed), or
+    ``(None, html)`` saying that none is stored and that the command ``make`` stores it."""
+    found = read_summary(dataset, profile, name)
+    if found is None:
+        return None, (f"<p>No stored <code>{html.escape(name)}</code> summary for "
+                      f"{html.escape(DATASET_NAMES.get(dataset, dataset))} at the "
+                      f"<code>{html.escape(profile)}</code> profile; make it with "
+                      f"<code>{html.escape(make)}</code>.</p>")
+    return found[0], provenance_html({dataset: found[1]})
 
 def lisi_table(scores: pd.DataFrame) -> pd.DataFrame:
     """The raw LISI values behind Table 1's ratio (IID training images), method x
