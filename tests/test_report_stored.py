@@ -102,3 +102,17 @@ def test_missing_results_text_names_the_command_that_stores_them():
                                            command="ablation --dataset synthetic-grid --level 2 --save")
     assert "`ist ablation --dataset synthetic-grid --level 2 --save --profile paper`" in ablation
     assert "make results" not in ablation and "re-trains live" not in ablation
+
+
+def test_live_check_table_names_methods_and_keeps_the_dataset_only_when_there_are_several():
+    stored = _scores(0.1, 0.01)
+    live = stored[(stored["fold"] == 0) & (stored["seed"] == 0) & (stored["level"] == "2")]
+    table = report.live_check_table(spot_check(stored, live.assign(value=live["value"] + 0.5)))
+    assert table.index.names == ["method", "level", "fold", "seed"]
+    assert "dataset" not in table.columns
+    assert set(table.index.get_level_values("method")) == {"Baseline", "IST", "DR"}
+    assert (table["difference"] == 0.5).all()
+    other = stored.assign(dataset="synthetic-lincs")
+    both = pd.concat([stored, other])
+    two = report.live_check_table(spot_check(both, pd.concat([live, live.assign(dataset="synthetic-lincs")])))
+    assert two.index.names[0] == "dataset" and len(two) == 2 * len(table)

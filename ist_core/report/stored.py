@@ -16,7 +16,7 @@ from ..stats import paired_differences
 from .bounds import interval_text
 from .tables import DATASET_NAMES, METHOD_NAMES, and_list, paper_table1_numbers
 
-__all__ = ["stored_scores", "stored_summary", "lisi_table", "chance_levels", "provenance_html", "live_check_text", "describe_differences",
+__all__ = ["stored_scores", "stored_summary", "lisi_table", "chance_levels", "provenance_html", "live_check_table", "live_check_text", "describe_differences",
            "paper_claims", "claims_text", "missing_results_text"]
 
 _LEVEL = {"iid": "IID", "1": "Level-1", "2": "Level-2", "3": "Level-3"}
@@ -127,6 +127,16 @@ def provenance_html(metas: dict) -> str:
                 "</code> after deleting the runs folder retrains them.</p></div>")
     return out
 
+
+
+def live_check_table(check: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~ist_core.stats.spot_check`'s table for a page: methods by display name,
+    one row per (dataset where several, method, level, fold, seed), 4 decimals."""
+    keys = ["dataset", "method", "level", "fold", "seed"]
+    if check["dataset"].nunique() == 1:
+        keys.remove("dataset")
+    named = check.assign(method=check["method"].map(lambda m: METHOD_NAMES.get(m, m)))
+    return named.set_index(keys).drop(columns=[c for c in ("dataset",) if c not in keys]).round(4)
 
 def live_check_text(check: pd.DataFrame) -> str:
     """One sentence on :func:`~ist_core.stats.spot_check`'s table, bold where a live run
