@@ -187,7 +187,7 @@ def _check() -> int:
 def cmd_ablation(args):
     """IST with its full objective and without each loss term in turn, at one fold and seed:
     the fidelity scores of every variant, optionally stored with their provenance."""
-    from .fidelity import ablation_table, loss_term_ablation
+    from .ablation import ablation_table, loss_term_ablation
     from .results import code_hash
 
     setup = _setup(args)
@@ -320,7 +320,7 @@ def add_parsers(sub) -> None:
                         "other code than this checkout's (exit 1 if any); trains nothing")
     p.set_defaults(func=cmd_run)
 
-    from .fidelity import LOSS_TERMS
+    from .ablation import LOSS_TERMS
 
     p = sub.add_parser("ablation", help="IST without each of its loss terms at one fold and seed: "
                                         "fidelity of each variant")

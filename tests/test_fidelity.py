@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ist_core import fidelity
+from ist_core import ablation, fidelity
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero")  # PSNR of identical images is infinite
@@ -115,7 +115,7 @@ def test_loss_term_ablation_trains_a_variant_without_each_term_and_scores_them(t
     torch.set_num_threads(1)
     setup = setup_fold("synthetic-grid", level="2", fold=0, runs=tmp_path,
                        profile=get_profile("tiny", ist_steps=2, checkpoint_every=2))
-    table = fidelity.loss_term_ablation(setup, terms=("adv", "match"), n_pairs=8)
+    table = ablation.loss_term_ablation(setup, terms=("adv", "match"), n_pairs=8)
     assert list(table["variant"].unique()) == ["full", "without adv", "without match"]
     assert set(table["metric"]) >= {"PSNR", "SSIM", "cause agreement", "landing rate"}
     weights = table.drop_duplicates("variant").set_index("variant")["weights"]
@@ -125,8 +125,8 @@ def test_loss_term_ablation_trains_a_variant_without_each_term_and_scores_them(t
     runs = tmp_path / "synthetic-grid" / "tiny"
     assert len(list(runs.glob("generator*"))) == 3 and len(list(runs.glob("encoder*"))) == 1
     with pytest.raises(ValueError, match="unknown loss term"):
-        fidelity.loss_term_ablation(setup, terms=("gram",))
-    wide = fidelity.ablation_table(table)
+        ablation.loss_term_ablation(setup, terms=("gram",))
+    wide = ablation.ablation_table(table)
     assert list(wide.index) == ["full", "without adv", "without match"]
     psnr = table[(table["variant"] == "without adv") & (table["metric"] == "PSNR")]["value"]
     assert len(psnr) == setup.dataset.images.shape[1] > 1

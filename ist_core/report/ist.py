@@ -277,7 +277,7 @@ def shortcut_table(results: dict) -> pd.DataFrame:
 
 
 def describe_ablation(wide: pd.DataFrame, tolerance_db: float = 0.2) -> str:
-    """A few sentences on :func:`~ist_core.fidelity.ablation_table`: which loss terms'
+    """A few sentences on :func:`~ist_core.ablation.ablation_table`: which loss terms'
     removal costs PSNR to the true counterfactual (by more than ``tolerance_db``), which
     removal gains it, and how the landing rate and cause agreement move."""
     full = wide.loc["full"]
