@@ -234,3 +234,22 @@ def test_reading_tells_outputs_that_stay_from_outputs_that_move_away_from_the_tr
     assert "closer to the truth than doing nothing" in good
     real = report.describe_reading(moving)  # no true counterfactuals: no claim about the truth
     assert "dB" not in real and "closer to the truth" not in real and "towards their target" in real
+
+
+def test_corrections_sentence_splits_the_oracle_room_and_ists_correction():
+    values = {("oracle", "true re-render"): 0.95, ("oracle", "IST generator"): 0.80,
+              ("oracle", "moment matching"): 0.85, ("oracle", "histogram matching"): 0.70,
+              ("oracle", "none"): 0.60, ("ist", "true re-render"): 0.91,
+              ("ist", "IST generator"): 0.90, ("ist", "none"): 0.88,
+              ("ist", "moment matching"): 0.87, ("ist", "histogram matching"): 0.75}
+    rows = [{"predictor": p, "correction": c, "level": lv, "macro_f1": v + (0.5 if lv == "iid" else 0)}
+            for (p, c), v in values.items() for lv in ("iid", "2", "3")]
+    text = report.describe_corrections(pd.DataFrame(rows))
+    assert "scores 0.950 with its own correction, 0.800 with IST's generator" in text
+    assert "0.850 with the best pixel transfer (moment matching) and 0.600 with none" in text
+    assert "+0.100 of the oracle row lies beyond every pixel transfer" in text
+    assert "correction adds +0.020, a perfect one +0.030" in text
+    assert "comes from what it was trained on" in text
+    carried = pd.DataFrame(rows).assign(macro_f1=lambda d: d["macro_f1"].where(
+        ~((d["predictor"] == "ist") & (d["correction"] == "none")), 0.5))
+    assert "carries a good part" in report.describe_corrections(carried)

@@ -11,7 +11,7 @@ from ..methods import METHODS, method_for
 from .plotting import figure
 
 __all__ = ["BOUND_ROLES", "bound_rows", "ood_table", "plot_ood", "difference_table",
-           "interval_text", "describe_bounds", "describe_targets"]
+           "interval_text", "describe_bounds", "describe_targets", "describe_corrections"]
 
 LEVEL_LABELS = {"iid": "IID", "1": "level 1\n(section out)", "2": "level 2\n(plate out)",
                 "3": "level 3\n(series out)"}
@@ -172,3 +172,40 @@ def describe_targets(targets: pd.DataFrame) -> str:
             f"{where[r.level]}, {r.target}: {r.measured:+.3f} (bound {r.bound})"
             for r in missed.itertuples()) + "."
     return text
+
+
+def describe_corrections(scores: pd.DataFrame) -> str:
+    """A few sentences on :mod:`ist_core.corrections`' stored scores (tidy: predictor,
+    correction, level, macro_f1), out of distribution, averaged over levels and folds:
+    how much the oracle predictor keeps when a pixel transfer replaces its true
+    re-rendering (the part of the oracle's room beyond those transfers), and how much of the
+    IST predictor's score its test-time correction gives."""
+    ood = scores[scores["level"].astype(str) != "iid"]
+    mean = ood.groupby(["predictor", "correction"])["macro_f1"].mean()
+    pixels = ("histogram matching", "moment matching", "IST generator")
+    text = []
+    perfect, proposed = method_for("perfect transfer"), method_for("proposed")
+    if perfect in mean.index.get_level_values(0):
+        own = mean[perfect]
+        best = max((c for c in pixels if c in own), key=lambda c: own[c])
+        text.append(
+            f"Out of distribution (mean over levels and folds) the oracle predictor scores "
+            f"{own['true re-render']:.3f} with its own correction, {own['IST generator']:.3f} with "
+            f"IST's generator in its place, {own[best]:.3f} with the best pixel transfer "
+            f"({best}) and {own['none']:.3f} with none. The true re-rendering starts from each "
+            "cell's clean fluorescence; a transfer has only the pixels. So "
+            f"{own['true re-render'] - own[best]:+.3f} of the oracle row lies beyond every pixel "
+            "transfer measured here: partly information the held-out imaging destroyed, which "
+            "no transfer can restore, partly imaging these transfers fail to invert.")
+    if proposed in mean.index.get_level_values(0):
+        ist = mean[proposed]
+        text.append(
+            f"The IST predictor scores {ist['IST generator']:.3f} with its generator's correction, "
+            f"{ist['none']:.3f} with none and {ist['true re-render']:.3f} with the true "
+            f"re-rendering: its test-time correction adds "
+            f"{ist['IST generator'] - ist['none']:+.3f}, a perfect one "
+            f"{ist['true re-render'] - ist['none']:+.3f}, so "
+            + ("most of its gain over the naive predictor comes from what it was trained on."
+               if abs(ist["IST generator"] - ist["none"]) < 0.05 else
+               "its test-time correction carries a good part of its score."))
+    return " ".join(text)
