@@ -242,14 +242,21 @@ def test_corrections_sentence_splits_the_oracle_room_and_ists_correction():
               ("oracle", "none"): 0.60, ("ist", "true re-render"): 0.91,
               ("ist", "IST generator"): 0.90, ("ist", "none"): 0.88,
               ("ist", "moment matching"): 0.87, ("ist", "histogram matching"): 0.75}
-    rows = [{"predictor": p, "correction": c, "level": lv, "macro_f1": v + (0.5 if lv == "iid" else 0)}
-            for (p, c), v in values.items() for lv in ("iid", "2", "3")]
+    rows = [{"predictor": p, "correction": c, "level": lv, "macro_f1": v}
+            for (p, c), v in values.items() for lv in ("2", "3")]
+    rows += [{"predictor": "oracle", "correction": c, "level": "iid", "macro_f1": v}
+             for c, v in (("none", 0.9), ("IST generator", 0.6), ("true re-render", 0.1))]
     text = report.describe_corrections(pd.DataFrame(rows))
     assert "scores 0.950 with its own correction, 0.800 with IST's generator" in text
     assert "0.850 with the best pixel transfer (moment matching) and 0.600 with none" in text
     assert "+0.100 of the oracle row lies beyond every pixel transfer" in text
     assert "correction adds +0.020, a perfect one +0.030" in text
     assert "comes from what it was trained on" in text
+    assert "untouched test images and 0.600 after IST's generator: the transfer itself costs 0.300" \
+        in text  # IID rows enter this sentence only, not the OOD means above
+    kept = pd.DataFrame(rows)
+    kept.loc[(kept["level"] == "iid") & (kept["correction"] == "IST generator"), "macro_f1"] = 0.88
+    assert "costs" not in report.describe_corrections(kept)
     carried = pd.DataFrame(rows).assign(macro_f1=lambda d: d["macro_f1"].where(
         ~((d["predictor"] == "ist") & (d["correction"] == "none")), 0.5))
     assert "carries a good part" in report.describe_corrections(carried)
