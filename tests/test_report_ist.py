@@ -74,6 +74,13 @@ def test_agreement_sentence_questions_the_judge_only_when_histogram_matching_los
     assert "input's cause in 85% of IST's outputs, 95% of histogram matching's and 97% of the true" \
         in text
     assert "judged by it" in text and "judged by it" not in low
+    assert "says as much about the judge" in text and "lives in the cells' intensities" not in text
+    biology = pd.concat([rows((0.2, 0.4)), pd.DataFrame(
+        [{"method": m, "metric": JUDGED, "value": v}
+         for m, v in (("IST", 0.45), ("histogram matching", 0.4), ("truth", 0.8))])])
+    both = report.describe_agreement(biology)  # the reader of biology loses the cause too
+    assert "says as much about the judge" not in both
+    assert "loses the cause in 60% of histogram matching's outputs" in both
 
 
 def test_landing_sentence_sets_ist_beside_the_truth_where_it_was_scored():

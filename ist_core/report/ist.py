@@ -205,30 +205,39 @@ def describe_reading(landing: dict, scores: pd.DataFrame | None = None, match: f
 
 def describe_agreement(scores: pd.DataFrame) -> str:
     """A sentence on the cause agreement in fidelity scores (:func:`~ist_core.fidelity.fold_fidelity`
-    rows): IST's next to histogram matching's, which keeps every cell's shape, so that
-    where both are low the judge (the frozen encoder) is seen to read the imaging too."""
+    rows): IST's next to histogram matching's, which keeps every cell's shape. Where
+    histogram matching's is low, the oracle predictor's reading (where scored) tells which
+    case it is: a judge (the frozen encoder) that reads the imaging too, or a cause that
+    lives partly in the intensities the transfer copies from another cell."""
     mean = scores[scores["metric"] == "cause agreement"].groupby("method")["value"].mean()
     ist, hist = mean.get("IST", np.nan), mean.get("histogram matching", np.nan)
+    judged = scores[scores["metric"] == JUDGED].groupby("method")["value"].mean()
+    judged_hist = judged.get("histogram matching", np.nan)
     text = (f"The frozen encoder gives {ist:.0%} of IST's outputs the cause it gives their "
             f"input, and {hist:.0%} of histogram matching's.")
-    if hist < AGREEMENT_TARGET:
+    if hist < AGREEMENT_TARGET and not judged_hist < AGREEMENT_TARGET:
         text += (" Histogram matching keeps every cell's shape and changes only its "
                  "intensities, yet the encoder changes its cause for "
                  f"{1 - hist:.0%} of them: trained on the confounded training images, it "
                  "reads the cause from intensities that carry the imaging as well as the "
                  "biology, so a low agreement here says as much about the judge as about "
                  "the transfer.")
-    judged = scores[scores["metric"] == JUDGED].groupby("method")["value"].mean()
     if not judged.empty:
         text += (" The fold's oracle predictor, trained on true counterfactuals in every "
                  "training plate and so a reader of biology, finds the input's cause in "
                  f"{judged.get('IST', np.nan):.0%} of IST's outputs, "
-                 f"{judged.get('histogram matching', np.nan):.0%} of histogram matching's "
+                 f"{judged_hist:.0%} of histogram matching's "
                  f"and {judged.get('truth', np.nan):.0%} of the true counterfactuals, which "
                  "is what a perfect transfer scores. An output that changes less than the "
                  "truth can score more (the untouched input scores 100%), so this number "
                  "counts only beside the landing rate; the target "
                  f"({AGREEMENT_TARGET:.0%}) is judged by it.")
+        if judged_hist < AGREEMENT_TARGET and hist < AGREEMENT_TARGET:
+            text += (" The reader of biology, too, loses the cause in "
+                     f"{1 - judged_hist:.0%} of histogram matching's outputs: part of the "
+                     "cause lives in the cells' intensities, which histogram matching copies "
+                     "from another cell, so an appearance transfer that matches one image's "
+                     "statistics changes biology here, not only imaging.")
     return text
 
 
