@@ -18,7 +18,6 @@ The tidy scores are stored as ``results/<dataset>/<profile>/corrections.csv``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import pandas as pd
@@ -27,31 +26,20 @@ from ist_core.corrections import MomentMatching, correction_scores, correction_t
 from ist_core.methods import get_method
 from ist_core.models.histmatch import HistogramMatching
 from ist_core.results import code_hash, rerun_command, write_summary
-from ist_core.splits import spread_folds
 from ist_core.train import setup_fold
+
+from _grid import fold_parser, folds_by_level  # benchmarks/_grid.py, beside this script
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=["synthetic-grid", "synthetic-lincs"])
-    parser.add_argument("--profile", default="quick")
-    parser.add_argument("--levels", nargs="+", default=["iid", "1", "2", "3"])
-    parser.add_argument("--spread", type=int, default=2, help="folds per OOD level, spread")
+    parser = fold_parser(__doc__, "corrections")
     parser.add_argument("--seed", type=int, default=0, help="training seed of the predictors")
     parser.add_argument("--predictors", nargs="+", default=["oracle", "ist"])
-    parser.add_argument("--runs", default=None, help="run folder (default: the usual runs/)")
-    parser.add_argument("--save", action="store_true",
-                        help="store the scores as results/<dataset>/<profile>/corrections.csv")
     args = parser.parse_args()
     meta = setup_fold(args.dataset, "iid", 0, args.seed, args.profile, runs=args.runs).dataset.meta
-    frames, folds_run = [], {}
-    for level in args.levels:
-        try:
-            folds = [0] if level == "iid" else spread_folds(meta, level, args.spread)
-        except ValueError as err:  # e.g. level 1 on a design without sections
-            print(f"level {level} skipped: {err}")
-            continue
-        folds_run[level] = [int(f) for f in folds]
+    frames = []
+    folds_run = folds_by_level(meta, args.levels, args.spread)
+    for level, folds in folds_run.items():
         for fold in folds:
             setup = setup_fold(args.dataset, level, fold, args.seed, args.profile, runs=args.runs)
             methods = {name: get_method(name).fit(setup, progress=False) for name in args.predictors}

@@ -19,7 +19,6 @@ and stores the tidy scores as ``results/<dataset>/<profile>/fidelity.csv``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import pandas as pd
@@ -27,32 +26,21 @@ import pandas as pd
 from ist_core.cli import parse_knobs
 from ist_core.fidelity import fidelity_table, fidelity_targets, fold_fidelity, oracle_judge
 from ist_core.results import code_hash, rerun_command, write_summary
-from ist_core.splits import spread_folds
 from ist_core.train import setup_fold, train_encoder, train_ist
+
+from _grid import fold_parser, folds_by_level  # benchmarks/_grid.py, beside this script
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=["synthetic-grid", "synthetic-lincs"])
-    parser.add_argument("--profile", default="quick")
-    parser.add_argument("--levels", nargs="+", default=["iid", "1", "2", "3"])
-    parser.add_argument("--spread", type=int, default=2, help="folds per OOD level, spread")
+    parser = fold_parser(__doc__, "fidelity")
     parser.add_argument("--n-pairs", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0, help="seed of the pairs drawn")
     parser.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--runs", default=None, help="run folder (default: the usual runs/)")
-    parser.add_argument("--save", action="store_true",
-                        help="store the scores as results/<dataset>/<profile>/fidelity.csv")
     args = parser.parse_args()
     knobs = parse_knobs(args.knob)
     meta = setup_fold(args.dataset, "iid", 0, 0, args.profile, runs=args.runs, **knobs).dataset.meta
     frames = []
-    for level in args.levels:
-        try:
-            folds = spread_folds(meta, level, args.spread)
-        except ValueError as err:  # e.g. level 1 on a design without sections
-            print(f"level {level} skipped: {err}")
-            continue
+    for level, folds in folds_by_level(meta, args.levels, args.spread).items():
         for fold in folds:
             setup = setup_fold(args.dataset, level, fold, 0, args.profile, runs=args.runs, **knobs)
             encoder = train_encoder(setup, progress=False)
