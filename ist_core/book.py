@@ -16,6 +16,14 @@ output-free ``.ipynb`` (:func:`~ist_core.chapters.sync_notebooks`), because Cola
 Sphinx would see the two twins as one document found twice; the staging tree holds
 only the executed ``.ipynb``, at the same relative path, so every launch link names
 a notebook that exists in the repository.
+
+Live runs: a chapter that re-trains a piece of the stored grid declares it in its
+parameters (``live_methods`` at ``level``, ``fold`` and ``seed`` of ``dataset``, or of the
+first of ``datasets``). Before any chapter runs, :func:`run_book` trains the union of these
+pieces as one grid (:func:`live_grid`): in parallel, one thread per run as ``make
+results`` trains them, each shared run once. The chapters then find their runs, and the
+networks they share (the naive predictor, IST's encoder and generator) trained as the
+stored grid trained them.
 """
 
 from __future__ import annotations
@@ -131,7 +139,9 @@ def run_book(
     if own_runs:
         os.environ["IST_RUNS_DIR"] = str(build_dir / "runs")
     try:
-        _execute(selected, root, parameters, defaults, executed, stage)
+        resolved = {md: _resolved(md, parameters, defaults) for md in selected}
+        _train_live_runs(resolved)
+        _execute(selected, root, resolved, executed, stage)
     finally:
         if own_runs:
             del os.environ["IST_RUNS_DIR"]
@@ -149,15 +159,64 @@ def run_book(
     return build_book(root, out_dir=out_dir) if build else stage
 
 
-def _execute(selected, root: Path, parameters: dict, defaults: dict, executed: Path,
-             stage: Path) -> None:
-    """Run each ``selected`` chapter with papermill into ``executed`` and stage it."""
+def _resolved(md: Path, parameters: dict, defaults: dict) -> tuple[dict, dict]:
+    """``(given, values)`` of chapter ``md``: the ``parameters`` it defines, coerced to its
+    defaults' types, and every parameter's value in this run (defaults overridden)."""
+    given = {k: coerce_parameter(k, v, defaults[md][k], md.stem) for k, v in parameters.items()
+             if k in defaults[md]}
+    return given, {**defaults[md], **given}
+
+
+def live_grid(values: Iterable[Mapping]):
+    """One grid of the live runs that chapters with these parameter ``values`` re-train
+    (each chapter's ``live_methods`` at its ``level``, ``fold`` and ``seed`` of its
+    ``dataset``, or of the first of its ``datasets``), each run once; None when no chapter
+    declares any."""
+    import dataclasses
+
+    from .experiments import plan
+
+    grids = []
+    for v in values:
+        if not v.get("live_methods"):
+            continue
+        dataset = v["dataset"] if "dataset" in v else v["datasets"][0]
+        grids.append(plan(dataset, v["live_methods"], levels=[v["level"]], folds=[v["fold"]],
+                          seeds=[v["seed"]], profile=v["profile"]))
+    if not grids:
+        return None
+    runs = tuple(dict.fromkeys(run for grid in grids for run in grid.runs))
+    return dataclasses.replace(grids[0], runs=runs)
+
+
+def _train_live_runs(resolved: dict) -> None:
+    """Train :func:`live_grid` of the chapters about to run, before the first of them, on
+    as many worker processes as the chapters' ``workers`` allow (one on a GPU)."""
+    from .runner import run_grid
+    from .train import pick_device
+
+    values = [v for _, v in resolved.values()]
+    grid = live_grid(values)
+    if grid is None:
+        return
+    workers = max(int(v.get("workers", 1)) for v in values)
+    if pick_device().type != "cpu":
+        workers = 1
+    print(f"[0/{len(resolved)}] the chapters' live runs first: {len(grid.runs)} run(s), "
+          f"{workers} worker(s) ...", flush=True)
+    start = time.perf_counter()
+    run_grid(grid, workers=workers, progress=False, log=None)
+    print(f"    live runs done in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def _execute(selected, root: Path, resolved: dict, executed: Path, stage: Path) -> None:
+    """Run each ``selected`` chapter with papermill into ``executed`` and stage it;
+    ``resolved`` maps each to :func:`_resolved`'s ``(given, values)``."""
     import papermill
 
     for i, md in enumerate(selected, 1):
         rel = md.relative_to(root)
-        given = {k: coerce_parameter(k, v, defaults[md][k], md.stem) for k, v in parameters.items()
-                 if k in defaults[md]}
+        given = resolved[md][0]
         shown = ", ".join(f"{k}={v!r}" for k, v in given.items())
         print(f"[{i}/{len(selected)}] {md.stem} ({rel}) {shown} ...", flush=True)
         start = time.perf_counter()

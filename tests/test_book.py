@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from ist_core.book import build_book, run_book
+from ist_core.book import build_book, live_grid, run_book
 from ist_core.chapters import (
     BookError,
     chapter_parameters,
@@ -205,6 +205,39 @@ def test_chapters_train_in_the_builds_own_runs_folder_not_in_make_results(tmp_pa
     nb = nbformat.read(stage / "book" / "where.ipynb", as_version=4)
     assert f"RUNS {tmp_path / 'mine'}" in "".join(
         o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_live_grid_is_each_chapters_live_runs_once():
+    ist = {"profile": "tiny", "dataset": "synthetic-grid", "live_methods": ["baseline", "ist"],
+           "level": "2", "fold": 0, "seed": 0}
+    evaluation = {"profile": "tiny", "datasets": ["synthetic-grid", "synthetic-lincs"],
+                  "live_methods": ["baseline", "mixstyle"], "level": "2", "fold": 0, "seed": 0}
+    other_fold = {**ist, "live_methods": ["baseline"], "fold": 1}
+    grid = live_grid([ist, {"profile": "tiny", "seed": 0}, evaluation, other_fold])
+    assert [(r.dataset, r.method, r.level, r.fold, r.seed) for r in grid.runs] == [
+        ("synthetic-grid", "baseline", "2", 0, 0), ("synthetic-grid", "ist", "2", 0, 0),
+        ("synthetic-grid", "mixstyle", "2", 0, 0), ("synthetic-grid", "baseline", "2", 1, 0)]
+    assert grid.profile == "tiny"
+    assert live_grid([{"profile": "tiny", "seed": 0}, {**ist, "live_methods": []}]) is None
+    with pytest.raises(ValueError, match="unknown method"):
+        live_grid([{**ist, "live_methods": ["nope"]}])
+
+
+def test_the_chapters_live_runs_are_trained_before_the_first_chapter(tmp_path, monkeypatch, capsys):
+    """Each live run trains in a worker on one thread, as `make results` trains it; a
+    chapter that trained it itself would do so on the kernel's threads."""
+    monkeypatch.delenv("IST_RUNS_DIR", raising=False)
+    params = ('profile = "quick"\ndataset = "synthetic-grid"\nlevel = "iid"\nfold = 0\nseed = 0\n'
+              'live_methods = ["baseline"]\nworkers = 1')
+    check = ("from ist_core.experiments import plan\n"
+             "grid = plan(dataset, live_methods, levels=[level], profile=profile)\n"
+             "assert (grid.folder(grid.runs[0]) / 'metrics.json').is_file(), 'not trained first'")
+    book = make_book(tmp_path / "b", {"first": check}, params=params)
+    run_book("tiny", root=book, build=False)
+    out = capsys.readouterr().out
+    assert "[0/1] the chapters' live runs first: 1 run(s), 1 worker(s)" in out
+    assert out.index("live runs done") < out.index("[1/1] first")
+    assert list((book / "_build" / "runs").rglob("baseline/iid*/seed0/metrics.json"))
 
 
 def test_unknown_profile_or_parameter_is_refused_before_anything_runs(tmp_path):
