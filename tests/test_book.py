@@ -224,7 +224,7 @@ def test_live_grid_is_each_chapters_live_runs_once():
 
 
 def test_the_chapters_live_runs_are_trained_before_the_first_chapter(tmp_path, monkeypatch, capsys):
-    """Each live run trains in a worker on one thread, as `make results` trains it; a
+    """The runner trains each live run on one thread, as `make results` trains it; a
     chapter that trained it itself would do so on the kernel's threads."""
     monkeypatch.delenv("IST_RUNS_DIR", raising=False)
     params = ('profile = "quick"\ndataset = "synthetic-grid"\nlevel = "iid"\nfold = 0\nseed = 0\n'
