@@ -11,11 +11,24 @@ from scipy.stats import bootstrap
 PAIR = ["dataset", "level", "fold", "seed"]
 
 
+def fewest_pairs(confidence: float = 0.95) -> int:
+    """The fewest pairs that could ever show a difference at ``confidence``: under "no
+    difference" each pair's sign is a coin flip, and the most extreme of the 2**n sign
+    patterns (all one way, two-sided) has probability 2 / 2**n, which falls to 1 -
+    ``confidence`` only from this n on (6 at 95%). Over fewer pairs a percentile bootstrap
+    still returns an interval (over 2 pairs, their range), but it resolves nothing."""
+    n = 1
+    while 2 * 0.5 ** n > 1 - confidence:
+        n += 1
+    return n
+
+
 def paired_differences(scores: pd.DataFrame, against: str = "baseline", confidence: float = 0.95,
                        resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per dataset, level and method: the mean of ``method - against`` over the (fold, seed)
     pairs both have, its bootstrap ``confidence`` interval (percentile, ``resamples`` draws;
-    NaN with fewer than 2 pairs), the number of pairs, and whether the interval excludes 0.
+    NaN with fewer than 2 pairs), the number of pairs, and whether it is resolved: the
+    interval excludes 0 and rests on at least :func:`fewest_pairs` pairs.
 
     ``scores`` is tidy (``dataset, method, level, fold, seed, value``; one metric). The pairs
     are not independent draws (the folds of a level share most of their training images),
@@ -27,7 +40,7 @@ def paired_differences(scores: pd.DataFrame, against: str = "baseline", confiden
         raise ValueError(f"no {against!r} rows to compare with; methods here: "
                          f"{sorted(set(scores['method']))}")
     wide = scores.pivot_table(index=PAIR, columns="method", values="value")
-    rows = []
+    rows, enough = [], fewest_pairs(confidence)
     for method in [m for m in dict.fromkeys(scores["method"]) if m != against]:
         diff = (wide[method] - wide[against]).dropna()
         for (dataset, level), d in diff.groupby(level=["dataset", "level"], sort=False):
@@ -41,7 +54,7 @@ def paired_differences(scores: pd.DataFrame, against: str = "baseline", confiden
                 low = high = float(d[0])
             rows.append({"dataset": dataset, "level": str(level), "method": method,
                          "difference": float(d.mean()), "low": low, "high": high, "pairs": len(d),
-                         "resolved": bool(low > 0 or high < 0)})
+                         "resolved": bool(len(d) >= enough and (low > 0 or high < 0))})
     return pd.DataFrame(rows, columns=["dataset", "level", "method", "difference", "low", "high",
                                        "pairs", "resolved"])
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ist_core.stats import paired_differences, spot_check
+from ist_core.stats import fewest_pairs, paired_differences, spot_check
 
 
 def _scores(shift: float, noise: float, n_folds: int = 3, n_seeds: int = 3, seed: int = 0):
@@ -33,6 +33,16 @@ def test_a_consistent_gain_is_resolved_although_folds_vary_more_than_it():
 def test_no_gain_is_not_resolved():
     out = paired_differences(_scores(shift=0.0, noise=0.05, seed=3)).iloc[0]
     assert out["low"] < 0 < out["high"] and not out["resolved"]
+
+
+def test_an_interval_over_fewer_pairs_than_a_sign_test_needs_resolves_nothing():
+    assert fewest_pairs(0.95) == 6 and fewest_pairs(0.99) == 8  # 2/2**6 < 0.05 < 2/2**5
+    scores = _scores(shift=0.1, noise=0.01, n_folds=1, n_seeds=5)
+    out = paired_differences(scores).iloc[0]
+    assert out["pairs"] == 5 and out["low"] > 0  # the interval lies above 0 ...
+    assert not out["resolved"]  # ... but 5 positive pairs happen by chance 1 time in 16
+    more = paired_differences(_scores(shift=0.1, noise=0.01, n_folds=2, n_seeds=3)).iloc[0]
+    assert more["pairs"] == 6 and more["low"] > 0 and more["resolved"]
 
 
 def test_only_pairs_both_rows_have_count():

@@ -90,7 +90,7 @@ def interval_text(row) -> str:
 
 def difference_table(differences: pd.DataFrame, order=None) -> pd.DataFrame:
     """:func:`~ist_core.stats.paired_differences` as a level x method table of
-    'difference [low, high]' strings, a star on each interval that excludes 0; methods in
+    'difference [low, high]' strings, a star on each resolved one; methods in
     ``order`` where given."""
     order_levels = [lvl for lvl in LEVEL_LABELS if lvl in set(differences["level"].astype(str))]
 

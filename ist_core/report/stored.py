@@ -190,14 +190,14 @@ def describe_differences(differences: pd.DataFrame) -> str:
     return " ".join(text)
 
 
-def _verdict(paper: float, low: float, high: float) -> str:
-    """``supports`` where our interval lies on the paper's side of 0, ``contradicts`` where
-    it lies on the other, ``cannot resolve`` where it holds 0 (or there is no interval)."""
-    if np.isnan(low) or np.isnan(paper) or paper == 0:
+def _verdict(paper: float, ours: pd.Series) -> str:
+    """``supports`` where our resolved interval (a row of
+    :func:`~ist_core.stats.paired_differences`) lies on the paper's side of 0,
+    ``contradicts`` where it lies on the other, ``cannot resolve`` where it holds 0 or rests
+    on too few pairs."""
+    if np.isnan(paper) or paper == 0 or not ours["resolved"]:
         return "cannot resolve"
-    if low > 0 or high < 0:
-        return "supports" if (low > 0) == (paper > 0) else "contradicts"
-    return "cannot resolve"
+    return "supports" if (ours["low"] > 0) == (paper > 0) else "contradicts"
 
 
 def paper_claims(scores: pd.DataFrame, dataset: str) -> pd.DataFrame:
@@ -225,7 +225,7 @@ def paper_claims(scores: pd.DataFrame, dataset: str) -> pd.DataFrame:
         d = paired_differences(here[here["method"].isin([ist, base])], against=base).iloc[0]
         rows.append({"claim": f"{names[ist]} - {names[base].lower()}", "level": col,
                      "paper": "nc" if np.isnan(pi) else f"{pi - pb:+.2f}",
-                     "ours": interval_text(d), "verdict": _verdict(pi - pb, d["low"], d["high"])})
+                     "ours": interval_text(d), "verdict": _verdict(pi - pb, d)})
         worst = None
         for rival in rivals:
             pair = here[here["method"].isin([ist, rival])]
@@ -239,7 +239,7 @@ def paper_claims(scores: pd.DataFrame, dataset: str) -> pd.DataFrame:
             pr = paper.loc[names[rival], col]
             rows.append({"claim": f"{names[ist]} - {names[rival]} (closest other row)", "level": col,
                          "paper": "nc" if np.isnan(pi) or np.isnan(pr) else f"{pi - pr:+.2f}",
-                         "ours": interval_text(d), "verdict": _verdict(pi - pr, d["low"], d["high"])})
+                         "ours": interval_text(d), "verdict": _verdict(pi - pr, d)})
     return pd.DataFrame(rows, columns=["claim", "level", "paper", "ours", "verdict"])
 
 
