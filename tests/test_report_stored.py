@@ -44,6 +44,17 @@ def test_provenance_warns_only_when_some_runs_were_not_trained_by_todays_code(tm
     assert "Stale results" in report.provenance_html({"synthetic-grid": {"rows": 5}})
 
 
+def test_provenance_names_the_rows_that_hold_fewer_runs_than_the_others():
+    scores = _scores(0.1, 0.01)
+    meta = {"synthetic-grid": {"code": {code_hash(): 24}, "runs": 24, "seeds": [0, 1, 2]}}
+    assert "Not every row" not in report.provenance_html(meta, scores)
+    part = scores[(scores["method"] != "dr") | (scores["seed"] == 0)]
+    page = report.provenance_html(meta, part)
+    assert ("Not every row holds the same runs. Baseline and IST: 24 runs (seeds 0, 1, 2); "
+            "DR: 8 runs (seed 0).") in page
+    assert "Not every row" not in report.provenance_html(meta)  # no scores, nothing to count
+
+
 
 def test_a_stored_summary_comes_with_its_provenance_and_a_missing_one_with_its_command(
         tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from ..stats import paired_differences
 from .bounds import interval_text
 from .tables import DATASET_NAMES, METHOD_NAMES, and_list, paper_table1_numbers
 
-__all__ = ["stored_scores", "stored_summary", "lisi_table", "chance_levels", "provenance_html", "live_check_table", "live_check_text", "describe_differences",
+__all__ = ["stored_scores", "stored_summary", "lisi_table", "chance_levels", "provenance_html", "uneven_rows", "live_check_table", "live_check_text", "describe_differences",
            "paper_claims", "claims_text", "missing_results_text"]
 
 _LEVEL = {"iid": "IID", "1": "Level-1", "2": "Level-2", "3": "Level-3"}
@@ -98,9 +98,29 @@ def _folds(meta: dict, dataset: str) -> str:
                      for lv, f in levels.items())
 
 
-def provenance_html(metas: dict) -> str:
+def uneven_rows(scores: pd.DataFrame, dataset: str) -> str | None:
+    """A sentence on the rows of ``dataset`` in ``scores`` (tidy) that hold fewer runs than
+    others, by seeds and number of runs (e.g. seed 0 of a costly row stored while its other
+    seeds still train), or None where every row holds the same (level, fold, seed) runs."""
+    d = scores[scores["dataset"] == dataset]
+    runs = {m: set(zip(g["level"].astype(str), g["fold"], g["seed"]))
+            for m, g in d.groupby("method", sort=False)}
+    if len({frozenset(r) for r in runs.values()}) <= 1:
+        return None
+    groups: dict = {}
+    for method in [m for m in METHOD_NAMES if m in runs] + [m for m in runs if m not in METHOD_NAMES]:
+        seeds = tuple(sorted({seed for _, _, seed in runs[method]}))
+        groups.setdefault((len(runs[method]), seeds), []).append(METHOD_NAMES.get(method, method))
+    parts = [f"{and_list(names)}: {n} runs (seed{'s' * (len(seeds) != 1)} "
+             f"{', '.join(str(s) for s in seeds)})"
+             for (n, seeds), names in sorted(groups.items(), key=lambda kv: -kv[0][0])]
+    return "Not every row holds the same runs. " + "; ".join(parts) + "."
+
+
+def provenance_html(metas: dict, scores: pd.DataFrame | None = None) -> str:
     """Where each stored summary comes from, and a warning box (the book theme's admonition)
-    on any whose runs were not all trained by this checkout's code."""
+    on any whose runs were not all trained by this checkout's code; with the summaries'
+    ``scores``, which rows hold fewer runs than others (:func:`uneven_rows`)."""
     lines, stale = [], []
     for dataset, meta in metas.items():
         status = code_status(meta)
@@ -114,7 +134,9 @@ def provenance_html(metas: dict) -> str:
             f"{html.escape(str(meta.get('trained_on', meta.get('hardware', '?'))))} at commit(s) "
             f"{html.escape(str(meta.get('trained_at_commit', meta.get('commit', '?'))))}; "
             f"stored {html.escape(str(meta.get('date', '?')))} by "
-            f"<code>{html.escape(str(meta.get('command', '?')))}</code>.</li>")
+            f"<code>{html.escape(str(meta.get('command', '?')))}</code>."
+            + (f" {html.escape(uneven)}" if scores is not None
+               and (uneven := uneven_rows(scores, dataset)) else "") + "</li>")
         if is_stale(status):
             stale.append(f"<li>{html.escape(DATASET_NAMES.get(dataset, dataset))}: "
                          f"{html.escape(describe_status(status))}.</li>")
