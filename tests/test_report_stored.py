@@ -94,7 +94,10 @@ def test_differences_are_described_by_what_the_intervals_resolve():
     text = report.describe_differences(diffs)
     assert "of 6 out-of-distribution differences" in text and "resolve 3" in text
     assert "above it: IST (Level-1, Level-2 and Level-3)" in text
-    assert "The other 3 include zero" in text
+    assert "The other 3 (3 hold zero)" in text
+    one_seed = paired_differences(scores[scores["seed"] == 0])  # 2 pairs per level
+    text = report.describe_differences(one_seed)
+    assert "resolve 0" in text and "rest on fewer than 6 pairs" in text
 
 
 def test_live_check_text_flags_a_run_that_moved_beyond_the_seeds_spread():

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..methods import method_for
 from ..results import code_status, describe_status, is_stale, read_summary
-from ..stats import paired_differences
+from ..stats import fewest_pairs, paired_differences
 from .bounds import interval_text
 from .tables import DATASET_NAMES, METHOD_NAMES, and_list, paper_table1_numbers
 
@@ -201,14 +201,19 @@ def describe_differences(differences: pd.DataFrame) -> str:
                 by = [f"{METHOD_NAMES.get(m, m)} ({_level_words(r['level'])})"
                       for m, r in rows.groupby("method", sort=False)]
                 parts.append(f"{side} it: {'; '.join(by)}")
-        open_ = int((~ood["resolved"]).sum())
-        rest = (f"The other {open_} include zero" if open_ != 1 else "The other one includes zero")
+        open_ = ood[~ood["resolved"]]
+        few = int((open_["pairs"] < fewest_pairs()).sum())
+        why = " and ".join(part for part in (
+            f"{len(open_) - few} hold{'s' * (len(open_) - few == 1)} zero" if len(open_) > few else "",
+            f"{few} rest{'s' * (few == 1)} on fewer than {fewest_pairs()} pairs" if few else "")
+            if part)
+        rest = "The other one" if len(open_) == 1 else f"The other {len(open_)}"
         text.append(
             f"On {DATASET_NAMES.get(dataset, dataset)}, of {len(ood)} out-of-distribution "
             f"differences from the baseline, the 95% intervals resolve "
             f"{int(ood['resolved'].sum())}: " + ("; ".join(parts) if parts else "none")
-            + (f". {rest}: these folds and seeds cannot tell those rows from the baseline."
-               if open_ else "."))
+            + (f". {rest} ({why}): these folds and seeds cannot tell those rows from the "
+               "baseline." if len(open_) else "."))
     return " ".join(text)
 
 
