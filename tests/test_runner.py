@@ -243,3 +243,20 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+def test_grid_cost_counts_every_network_the_grid_trained(reference):
+    import re
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "benchmarks/grid_cost.py", "--runs",
+                          str(reference / "runs"), "--profile", "tiny"], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # the baseline's predictor at 3 folds x 2 seeds; Baseline kNN trains nothing
+    assert re.search(r"predictor-naive\s+6\s", out.stdout), out.stdout
+    assert "of 6 networks" in out.stdout
+    empty = subprocess.run([sys.executable, "benchmarks/grid_cost.py", "--runs",
+                            str(reference / "runs"), "--profile", "quick"], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+    assert empty.returncode != 0 and "nothing trained there at this profile" in empty.stderr
