@@ -172,10 +172,11 @@ def live_check_text(check: pd.DataFrame) -> str:
         names = ", ".join(f"{METHOD_NAMES.get(m, m)} ({d:+.3f})"
                           for m, d in zip(moved["method"], moved["difference"]))
         return (f"**The live runs differ from the stored ones by more than the stored seeds' "
-                f"spread: {names}.** The stored results may be stale, or this machine's "
-                "libraries train differently, or the networks were trained on another number "
-                "of CPU threads: `make results` trains each run on one thread, while a chapter "
-                "trains some networks on all cores, which alone moves a macro-F1 by a few "
+                f"spread: {names}.** Every run, stored or live, trains on one CPU thread, so "
+                "with the same code, library versions and processor the two agree to the last "
+                "digit. Either the stored runs are stale (see the warning above, if any), or "
+                "they were trained on another processor, a GPU or other library versions (the "
+                "provenance above says where), which moves a macro-F1 by up to a few "
                 "hundredths. Re-running `make results` here tells which.")
     largest = float(compared["difference"].abs().max())
     return (f"The live runs agree with the stored ones within the stored seeds' spread "
