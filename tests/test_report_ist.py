@@ -196,7 +196,9 @@ def test_describe_ablation_names_the_terms_whose_removal_moves_fidelity():
     assert "Dropping adv (-1.00 dB) lowers it" in text
     assert "Dropping match (+1.00 dB) raises it" in text
     assert "Dropping cycle" not in text and "cycle (+0.10 dB)" not in text  # within the tolerance
-    assert "falls most without adv (-50%) and rises most without cycle (-5%)" in text
+    assert "falls most without adv (-50 points) and falls least without cycle (-5)" in text
+    gains = report.describe_ablation(wide.assign(**{"landing rate": [0.8, 0.3, 0.85, 0.7]}))
+    assert "falls most without adv (-50 points) and rises most without cycle (+5)" in gains
     two = wide.assign(PSNR=[22.0, 21.0, 21.5, 22.0])
     assert "Dropping adv (-1.00 dB) and cycle (-0.50 dB) lowers it" in report.describe_ablation(two)
     assert "between 90% and 97%" in text

@@ -306,9 +306,10 @@ def describe_ablation(wide: pd.DataFrame, tolerance_db: float = 0.2) -> str:
     if "landing rate" in wide:
         land = others["landing rate"] - full["landing rate"]
         low, high = land.idxmin(), land.idxmax()
+        least = "rises most" if land[high] > 0 else "falls least"
         text.append(f"The landing rate is {full['landing rate']:.0%} with every term; it falls most "
-                    f"without {name[low]} ({land[low]:+.0%}) and rises most without {name[high]} "
-                    f"({land[high]:+.0%}).")
+                    f"without {name[low]} ({100 * land[low]:+.0f} points) and {least} without "
+                    f"{name[high]} ({100 * land[high]:+.0f}).")
     if "cause agreement" in wide:
         agree = others["cause agreement"]
         text.append(f"Cause agreement stays between {agree.min():.0%} and {agree.max():.0%} "
