@@ -204,10 +204,10 @@ def describe_differences(differences: pd.DataFrame) -> str:
                 parts.append(f"{side} it: {'; '.join(by)}")
         open_ = ood[~ood["resolved"]]
         few = int((open_["pairs"] < fewest_pairs()).sum())
-        why = " and ".join(part for part in (
-            f"{len(open_) - few} hold{'s' * (len(open_) - few == 1)} zero" if len(open_) > few else "",
-            f"{few} rest{'s' * (few == 1)} on fewer than {fewest_pairs()} pairs" if few else "")
-            if part)
+        held = len(open_) - few
+        why = and_list([f"{held} hold{'s' * (held == 1)} zero"] * (held > 0)
+                       + [f"{few} rest{'s' * (few == 1)} on fewer than {fewest_pairs()} pairs"]
+                       * (few > 0))
         rest = "The other one" if len(open_) == 1 else f"The other {len(open_)}"
         text.append(
             f"On {DATASET_NAMES.get(dataset, dataset)}, of {len(ood)} out-of-distribution "
