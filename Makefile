@@ -12,8 +12,9 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 RUNS ?= runs
 RESULTS_GRID := --dataset synthetic-grid synthetic-lincs --spread 2 --seeds 0 1 2
 # make test: pytest-xdist workers, one thread each, one test file per worker at a time
-# (a file's module fixtures, e.g. the whole book at tiny, are built once); it lists the
-# 15 slowest tests, so a run that got slower shows where
+# (a file's module fixtures, e.g. the whole book at tiny, are built once), the files that
+# hold a slow test first (tests/conftest.py orders them; xdist's own reorder is off); it
+# lists the 15 slowest tests, so a run that got slower shows where
 TEST_WORKERS ?= $(WORKERS)
 
 .PHONY: book test results venv clean
@@ -35,7 +36,7 @@ results: venv
 	$(BIN)/ist run $(RESULTS_GRID) --profile $(PROFILE) --workers $(WORKERS) --runs $(RUNS) --save table1
 
 test: venv
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 clean:
 	rm -rf _build .pytest_cache

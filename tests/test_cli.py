@@ -69,6 +69,7 @@ def test_renamed_knob_points_to_oe_shift(capsys):
                  "--json"]) == 0
 
 
+@pytest.mark.slow
 def test_ablation_stores_each_variant_with_its_provenance(tmp_path, monkeypatch, capsys):
     from ist_core.results import code_hash, read_summary
 

@@ -39,6 +39,7 @@ def grid_runs(tmp_path_factory):
 GRID_LEVELS = [("synthetic-grid", "iid 1 3"), ("synthetic-lincs", "iid 2")]
 
 
+@pytest.mark.slow
 def test_grid_scores_every_method_level_and_metric(grid_runs):
     grid, scores = grid_runs
     f1 = scores[scores["metric"] == "macro_f1"]
@@ -65,6 +66,7 @@ def grid_datasets(grid):
             for name in ("synthetic-grid", "synthetic-lincs")]
 
 
+@pytest.mark.slow
 def test_run_folders_hold_config_metrics_and_embeddings(grid_runs):
     grid, _ = grid_runs
     run = next(r for r in grid.runs if r.method == "dr" and r.level == "2")
@@ -80,6 +82,7 @@ def test_run_folders_hold_config_metrics_and_embeddings(grid_runs):
     assert set(stored["train_index"]) <= set(setup.fold.train)
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_skipped_and_a_broken_one_redone(grid_runs, monkeypatch):
     grid, scores = grid_runs
     run = next(r for r in grid.runs if r.method == "baseline" and r.level == "3")

@@ -80,6 +80,7 @@ def test_moment_matching_gives_each_channel_the_style_images_mean_and_std():
     assert np.allclose(out.std(axis=(2, 3)), s.std(axis=(2, 3)), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_a_generator_fitted_to_true_counterfactuals_beats_moment_matching_on_held_out_cells(
         tmp_path):
     import torch

@@ -58,6 +58,7 @@ def reference(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_one_process_stores_every_run_with_its_code(reference):
     frame = _summary(reference / "results")
     f1 = frame[frame["metric"] == "macro_f1"]
@@ -68,6 +69,7 @@ def test_one_process_stores_every_run_with_its_code(reference):
     assert "--runs" not in meta["command"] and "--spread 1" in meta["command"]
 
 
+@pytest.mark.slow
 def test_three_shards_merged_store_what_one_process_stores(reference, tmp_path):
     grid = experiments.plan("synthetic-grid", ["baseline", "baseline-knn"], ["iid", "2", "3"],
                             seeds=(0, 1), profile="tiny", spread=1)
@@ -87,6 +89,7 @@ def test_three_shards_merged_store_what_one_process_stores(reference, tmp_path):
     pd.testing.assert_frame_equal(_summary(tmp_path / "results"), _summary(reference / "results"))
 
 
+@pytest.mark.slow
 def test_a_killed_grid_resumes_and_stores_what_an_uninterrupted_one_stores(reference, tmp_path):
     runs = tmp_path / "runs"
     process = _ist(*GRID, "--runs", str(runs), "--save", results=tmp_path / "results", wait=False)
@@ -102,6 +105,7 @@ def test_a_killed_grid_resumes_and_stores_what_an_uninterrupted_one_stores(refer
     pd.testing.assert_frame_equal(_summary(tmp_path / "results"), _summary(reference / "results"))
 
 
+@pytest.mark.slow
 def test_check_reports_a_summary_whose_training_code_changed(reference, tmp_path):
     results = reference / "results"
     fresh = _ist("--check", results=results)
@@ -199,6 +203,7 @@ def test_a_run_trains_on_one_cpu_thread_whatever_the_process_has(tmp_path):
     assert after == 2  # the process gets its own count back
 
 
+@pytest.mark.slow
 def test_a_worker_ends_when_the_grid_that_started_it_is_killed(tmp_path):
     pid_file = tmp_path / "worker.pid"
     script = tmp_path / "grid.py"  # a file: spawned workers import the job from it
@@ -245,6 +250,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_grid_cost_counts_every_network_the_grid_trained(reference, monkeypatch, capsys):
     import importlib.util
 

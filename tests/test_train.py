@@ -42,6 +42,7 @@ def _generator_weights(runs):
     return folder, state
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_and_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     subprocess.run(_train_cmd(), env=_env(whole), check=True, capture_output=True, cwd=ROOT)
