@@ -204,10 +204,12 @@ def describe_differences(differences: pd.DataFrame) -> str:
                 parts.append(f"{side} it: {'; '.join(by)}")
         open_ = ood[~ood["resolved"]]
         few = int((open_["pairs"] < fewest_pairs()).sum())
-        held = len(open_) - few
-        why = and_list([f"{held} hold{'s' * (held == 1)} zero"] * (held > 0)
-                       + [f"{few} rest{'s' * (few == 1)} on fewer than {fewest_pairs()} pairs"]
-                       * (few > 0))
+        held, reasons = len(open_) - few, []
+        if held:
+            reasons.append(f"{held} hold{'s' * (held == 1)} zero")
+        if few:
+            reasons.append(f"{few} rest{'s' * (few == 1)} on fewer than {fewest_pairs()} pairs")
+        why = and_list(reasons)
         rest = "The other one" if len(open_) == 1 else f"The other {len(open_)}"
         text.append(
             f"On {DATASET_NAMES.get(dataset, dataset)}, of {len(ood)} out-of-distribution "
