@@ -19,11 +19,12 @@ a notebook that exists in the repository.
 
 Live runs: a chapter that re-trains a piece of the stored grid declares it in its
 parameters (``live_methods`` at ``level``, ``fold`` and ``seed`` of ``dataset``, or of the
-first of ``datasets``). Before any chapter runs, :func:`run_book` trains the union of these
-pieces as one grid (:func:`live_grid`): in parallel, one thread per run as ``make
-results`` trains them, each shared run once. The chapters then find their runs, and the
-networks they share (the naive predictor, IST's encoder and generator) trained as the
-stored grid trained them.
+first of ``datasets``; ``live_networks``: methods whose per-fold generator the chapter uses
+without their predictor). Before any chapter runs, :func:`run_book` trains the union of
+these pieces as one grid (:func:`live_grid`): in parallel, one thread per run as ``make
+results`` trains them, each shared run once, the longest chains first. The chapters then
+find their runs, and the networks they share (the naive predictor, IST's encoder and
+generator, StarGAN v2) trained as the stored grid trained them.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def run_book(
     build: bool = True,
     root: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None,
+    jobs: int | None = None,
 ) -> Path:
     """Execute the chapters with papermill, then (``build=True``) build the HTML book.
 
@@ -109,6 +111,12 @@ def run_book(
     The chapters train in ``_build/runs/`` (unless ``$IST_RUNS_DIR`` is set): their own
     folder, shared between them, never the ``runs/`` of ``make results``, so a chapter's
     live re-run is trained here and not read back from the grid it checks.
+
+    ``jobs`` chapters run at once (default: the chapters' ``workers``, the cores they
+    train on; one on a GPU), after the live runs (:func:`live_grid`) have trained the
+    networks they share, so that each chapter only reads them. A chapter whose network
+    no live run trained (say, with ``live_methods=[]``) trains it in its own kernel; give
+    ``jobs=1`` then, or two chapters that use it may both train it at once.
     """
 
     root = find_root(root)
@@ -140,8 +148,9 @@ def run_book(
         os.environ["IST_RUNS_DIR"] = str(build_dir / "runs")
     try:
         resolved = {md: _resolved(md, parameters, defaults) for md in selected}
+        lanes = _lanes(resolved, jobs)
         _train_live_runs(resolved)
-        _execute(selected, root, resolved, executed, stage)
+        _execute(selected, root, resolved, executed, stage, lanes)
     finally:
         if own_runs:
             del os.environ["IST_RUNS_DIR"]
@@ -168,25 +177,29 @@ def _resolved(md: Path, parameters: dict, defaults: dict) -> tuple[dict, dict]:
 
 
 def live_grid(values: Iterable[Mapping]):
-    """One grid of the live runs that chapters with these parameter ``values`` re-train
-    (each chapter's ``live_methods`` at its ``level``, ``fold`` and ``seed`` of its
-    ``dataset``, or of the first of its ``datasets``), each run once; None when no chapter
-    declares any."""
+    """``(grid, networks)``: one grid of the live runs that chapters with these parameter
+    ``values`` re-train (each chapter's ``live_methods`` at its ``level``, ``fold`` and
+    ``seed`` of its ``dataset``, or of the first of its ``datasets``), each run once, and
+    the runs whose per-fold networks the chapters use without their predictors
+    (``live_networks``, e.g. the fold's StarGAN v2); None when no chapter declares any."""
     import dataclasses
 
     from .experiments import plan
 
-    grids = []
+    grids, networks = [], []
     for v in values:
-        if not v.get("live_methods"):
+        if not (v.get("live_methods") or v.get("live_networks")):
             continue
         dataset = v["dataset"] if "dataset" in v else v["datasets"][0]
-        grids.append(plan(dataset, v["live_methods"], levels=[v["level"]], folds=[v["fold"]],
-                          seeds=[v["seed"]], profile=v["profile"]))
+        where = dict(levels=[v["level"]], folds=[v["fold"]], seeds=[v["seed"]],
+                     profile=v["profile"])
+        grids.append(plan(dataset, v.get("live_methods") or [], **where))
+        if v.get("live_networks"):
+            networks += plan(dataset, v["live_networks"], **where).runs
     if not grids:
         return None
     runs = tuple(dict.fromkeys(run for grid in grids for run in grid.runs))
-    return dataclasses.replace(grids[0], runs=runs)
+    return dataclasses.replace(grids[0], runs=runs), tuple(dict.fromkeys(networks))
 
 
 def _train_live_runs(resolved: dict) -> None:
@@ -196,50 +209,110 @@ def _train_live_runs(resolved: dict) -> None:
     from .train import pick_device
 
     values = [v for _, v in resolved.values()]
-    grid = live_grid(values)
-    if grid is None:
+    live = live_grid(values)
+    if live is None:
         return
+    grid, networks = live
     workers = max(int(v.get("workers", 1)) for v in values)
     if pick_device().type != "cpu":
         workers = 1
-    print(f"[0/{len(resolved)}] the chapters' live runs first: {len(grid.runs)} run(s), "
+    shared = f" and {len(networks)} network(s) they use" if networks else ""
+    print(f"[0/{len(resolved)}] the chapters' live runs first: {len(grid.runs)} run(s){shared}, "
           f"{workers} worker(s) ...", flush=True)
     start = time.perf_counter()
-    run_grid(grid, workers=workers, progress=False, log=None)
+    run_grid(grid, workers=workers, progress=False, log=None, networks=networks)
     print(f"    live runs done in {time.perf_counter() - start:.1f} s", flush=True)
 
 
-def _execute(selected, root: Path, resolved: dict, executed: Path, stage: Path) -> None:
-    """Run each ``selected`` chapter with papermill into ``executed`` and stage it;
-    ``resolved`` maps each to :func:`_resolved`'s ``(given, values)``."""
-    import papermill
+def _lanes(resolved: dict, jobs: int | None) -> int:
+    """How many chapters run at once: ``jobs``, or by default the largest ``workers`` the
+    chapters give (the cores they train on), one on a GPU."""
+    from .train import pick_device
 
+    if jobs is not None:
+        if int(jobs) < 1:
+            raise BookError(f"jobs={jobs!r}: give 1 or more chapters to run at once")
+        return int(jobs)
+    if pick_device().type != "cpu":
+        return 1
+    return max([int(v.get("workers", 1)) for _, v in resolved.values()] + [1])
+
+
+def _execute(selected, root: Path, resolved: dict, executed: Path, stage: Path,
+             jobs: int = 1) -> None:
+    """Run each ``selected`` chapter with papermill into ``executed`` and stage it, ``jobs``
+    at a time in book order (each in a process of its own that waits on the chapter's
+    kernel); ``resolved`` maps each to :func:`_resolved`'s ``(given, values)``. On a
+    failure the chapters already running finish and no later one starts."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    tasks = []
     for i, md in enumerate(selected, 1):
         rel = md.relative_to(root)
-        given = resolved[md][0]
-        shown = ", ".join(f"{k}={v!r}" for k, v in given.items())
-        print(f"[{i}/{len(selected)}] {md.stem} ({rel}) {shown} ...", flush=True)
-        start = time.perf_counter()
         out = executed / rel.with_suffix(".ipynb")
         out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            nb = papermill.execute_notebook(
-                read_chapter(md), str(out), parameters=given, cwd=str(md.parent),
-                progress_bar=False, kernel_name=None,
-                # the kernel's start-up warnings (e.g. about TCP transport) are noise here
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            )
-        except papermill.PapermillExecutionError as err:
-            raise BookError(
-                f"chapter {md.stem!r} ({rel}) failed in cell [{err.exec_count}]"
-                f"{_failing_source(out)}: {err.ename}: {err.evalue}\n"
-                f"the executed notebook, with the traceback, is {out}"
-            ) from None
-        for note in _stderr_notes(nb):
+        tasks.append((i, md, rel, out, resolved[md][0]))
+
+    def started(i, md, rel, given) -> float:
+        shown = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        print(f"[{i}/{len(selected)}] {md.stem} ({rel}) {shown} ...", flush=True)
+        return time.perf_counter()
+
+    def finished(md, rel, out, notes, start) -> None:
+        for note in notes:
             print(f"    note: {md.stem} wrote to stderr: {note}", flush=True)
         (stage / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(out, stage / rel.with_suffix(".ipynb"))
         print(f"    {md.stem} done in {time.perf_counter() - start:.1f} s", flush=True)
+
+    if jobs <= 1 or len(tasks) <= 1:
+        for i, md, rel, out, given in tasks:
+            start = started(i, md, rel, given)
+            finished(md, rel, out, _run_chapter(md, rel, out, given), start)
+        return
+    running, failure = {}, None
+    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=mp.get_context("spawn")) as pool:
+        queue = list(tasks)
+        while queue or running:
+            while queue and len(running) < jobs and failure is None:
+                i, md, rel, out, given = queue.pop(0)
+                start = started(i, md, rel, given)
+                running[pool.submit(_run_chapter, md, rel, out, given)] = (md, rel, out, start)
+            if not running:
+                break
+            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in ready:
+                md, rel, out, start = running.pop(future)
+                try:
+                    notes = future.result()
+                except BookError as err:
+                    failure = failure or err
+                    continue
+                finished(md, rel, out, notes, start)
+    if failure is not None:
+        raise failure
+
+
+def _run_chapter(md: Path, rel: Path, out: Path, given: dict) -> list[str]:
+    """Execute chapter ``md`` with papermill into ``out``, parameters ``given``; the notes of
+    what its cells wrote to stderr. A failing cell is a :class:`BookError` naming it."""
+    import papermill
+
+    try:
+        nb = papermill.execute_notebook(
+            read_chapter(md), str(out), parameters=given, cwd=str(md.parent),
+            progress_bar=False, kernel_name=None,
+            # the kernel's start-up warnings (e.g. about TCP transport) are noise here
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except papermill.PapermillExecutionError as err:
+        raise BookError(
+            f"chapter {md.stem!r} ({rel}) failed in cell [{err.exec_count}]"
+            f"{_failing_source(out)}: {err.ename}: {err.evalue}\n"
+            f"the executed notebook, with the traceback, is {out}"
+        ) from None
+    return _stderr_notes(nb)
 
 
 def footer_text(profile: str | None) -> str:

@@ -78,7 +78,7 @@ def cmd_book_run(args):
     # values stay text: the runner casts each to the type of the chapter's default
     params = dict(args.parameter or [])
     out = run_book(profile=args.profile, parameters=params, chapters=args.chapter,
-                   build=not args.no_build)
+                   build=not args.no_build, jobs=args.jobs)
     print(f"executed notebooks in {out}" if args.no_build else f"HTML in {out}")
 
 
@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chapter", action="append", metavar="NAME",
                    help="run only this chapter, e.g. data (repeatable)")
     p.add_argument("--no-build", action="store_true", help="execute only")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="chapters run at once, after the live runs they share (default: the "
+                        "chapters' workers on a CPU, 1 on a GPU); 1 when live_methods is emptied")
     p.set_defaults(func=cmd_book_run)
     p = book.add_parser("build", help="build the HTML from already executed chapters")
     p.set_defaults(func=cmd_book_build)

@@ -69,24 +69,48 @@ class _Job:
     cost: float = dataclasses.field(default=1.0, compare=False)
 
 
-def _jobs(grid: Grid) -> list[tuple[_Job, tuple[_Job, ...]]]:
-    """Every job with the jobs it waits for: per-fold networks first, shared by the runs."""
+def _fold_network(run: Run) -> _Job | None:
+    shared = get_method(run.method).fold_network()
+    if shared is None:
+        return None
+    kind, cost = shared
+    return _Job(kind, dataclasses.replace(run, method="-", seed=0), run.method, cost)
+
+
+def _jobs(grid: Grid, networks: tuple[Run, ...] = ()) -> list[tuple[_Job, tuple[_Job, ...]]]:
+    """Every job with the jobs it waits for, most urgent first: a job's urgency is its cost
+    plus that of the longest chain of jobs waiting on it, so a shared network, and then
+    the run that waits for it, start before jobs that hold nothing up. ``networks``: runs
+    whose method's per-fold network is trained too, without the run itself."""
     jobs: dict[_Job, tuple[_Job, ...]] = {}
+    for run in networks:
+        job = _fold_network(run)
+        if job is None:
+            raise ValueError(f"{run.method} shares no per-fold network to train on its own")
+        jobs.setdefault(job, ())
     for run in grid.runs:
         method = get_method(run.method)
-        deps = []
-        shared = method.fold_network()
-        if shared is not None:
-            kind, cost = shared
-            deps.append(_Job(kind, dataclasses.replace(run, method="-", seed=0), run.method, cost))
+        deps = [job for job in [_fold_network(run)] if job is not None]
         if method.after is not None:
             first = dataclasses.replace(run, method=method.after)
             deps.append(_Job("run", first, cost=get_method(method.after).cost))
         for dep in deps:
             jobs.setdefault(dep, ())
         jobs[_Job("run", run, cost=method.cost)] = tuple(deps)
-    # longest first among jobs that are ready at the same time
-    return sorted(jobs.items(), key=lambda item: (len(item[1]) > 0, -item[0].cost))
+    waiting: dict[_Job, list[_Job]] = {job: [] for job in jobs}
+    for job, deps in jobs.items():
+        for dep in deps:
+            waiting[dep].append(job)
+    urgency: dict[_Job, float] = {}
+
+    def chain(job: _Job) -> float:
+        if job not in urgency:
+            urgency[job] = job.cost + max((chain(after) for after in waiting[job]), default=0.0)
+        return urgency[job]
+
+    # dependencies are always more urgent than what waits on them (costs are positive),
+    # so in this order every job comes after the jobs it waits for
+    return sorted(jobs.items(), key=lambda item: -chain(item[0]))
 
 
 def _do(grid: Grid, job: _Job, progress: bool = False, train: bool = True):
@@ -151,17 +175,20 @@ def _worker(grid: Grid, job: _Job):
 
 
 def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print,
-             train: bool = True) -> pd.DataFrame:
+             train: bool = True, networks=()) -> pd.DataFrame:
     """Run every job of ``grid`` (finished runs are skipped, broken ones resume) and return
-    the tidy scores of all its runs. ``workers`` > 1 trains that many jobs at once in
+    the tidy scores of all its runs. ``networks`` (runs, e.g. of another :func:`plan`) adds
+    the per-fold network each of their methods shares (a generator), without their runs:
+    trained beside the grid for a reader that uses the network itself. ``workers`` > 1 trains that many jobs at once in
     separate processes with one thread each (on a CPU with few cores this beats one
     process with several threads); with one run left to train it trains here. On the CPU
     every run trains on one thread (:func:`_cpu_threads`). On a GPU keep 1. ``log`` gets
     one line per finished run.
     ``train=False`` trains nothing and only completes what stored features allow (see
     :func:`run_one`)."""
-    jobs = _jobs(grid)
-    if workers > 1 and train and len(_to_train(grid)) <= 1:
+    networks = tuple(networks)
+    jobs = _jobs(grid, networks)
+    if workers > 1 and train and len(_to_train(grid)) + len(networks) <= 1:
         workers = 1  # one run to train: here, on one thread like a worker, without starting one
     total = sum(job.cost for job, _ in jobs)
     bar = None

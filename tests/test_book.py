@@ -177,6 +177,41 @@ def test_failing_chapter_fails_the_run_and_names_the_chapter(tmp_path, capsys):
     assert not (book / "_build" / "src" / "book" / "broken.ipynb").exists()
 
 
+def _meet(folder: Path, me: str, other: str) -> str:
+    """Chapter code that leaves a mark in ``folder``, then waits for chapter ``other``'s: it
+    finishes only when the two chapters run at the same time."""
+    return (f"import pathlib, time\nhere = pathlib.Path({str(folder)!r})\n"
+            f"(here / {me!r}).touch()\nfor _ in range(600):\n"
+            f"    if (here / {other!r}).exists():\n        break\n    time.sleep(0.1)\n"
+            f"else:\n    raise TimeoutError('{other} never ran beside {me}')\nprint('met', {other!r})")
+
+
+def test_chapters_run_jobs_at_a_time_and_a_failure_stops_the_later_ones(tmp_path, capsys):
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    book = make_book(tmp_path / "b", {"one": _meet(meet, "one", "two"),
+                                     "two": _meet(meet, "two", "one")})
+    stage = run_book("tiny", root=book, build=False, jobs=2)
+    for name, other in (("one", "two"), ("two", "one")):
+        nb = nbformat.read(stage / "book" / f"{name}.ipynb", as_version=4)
+        assert f"met {other}" in "".join(o.get("text", "") for c in nb.cells
+                                         for o in c.get("outputs", []))
+    out = capsys.readouterr().out
+    assert out.index("[2/2] two") < out.index("one done in")  # both started before either ended
+    book = make_book(tmp_path / "c", {
+        "fine": "import time\ntime.sleep(3)\nprint('fine ran')",
+        "broken": "raise ValueError('the fold has no test cells')",
+        "after": "print('never')",
+    })
+    with pytest.raises(BookError, match="chapter 'broken'.*ValueError: the fold has no test"):
+        run_book("tiny", root=book, build=False, jobs=2)
+    out = capsys.readouterr().out
+    assert "fine done in" in out and "[3/3]" not in out  # the running one ends, no later one starts
+    assert not (book / "_build" / "src" / "book" / "broken.ipynb").exists()
+    with pytest.raises(BookError, match="jobs=0"):
+        run_book("tiny", root=book, build=False, jobs=0)
+
+
 def test_parameters_are_injected_and_typed_from_the_default(tmp_path):
     book = make_book(tmp_path / "b", {
         "typed": "assert profile == 'tiny' and seed == 3 and isinstance(seed, int), (profile, seed)",
@@ -213,11 +248,18 @@ def test_live_grid_is_each_chapters_live_runs_once():
     evaluation = {"profile": "tiny", "datasets": ["synthetic-grid", "synthetic-lincs"],
                   "live_methods": ["baseline", "mixstyle"], "level": "2", "fold": 0, "seed": 0}
     other_fold = {**ist, "live_methods": ["baseline"], "fold": 1}
-    grid = live_grid([ist, {"profile": "tiny", "seed": 0}, evaluation, other_fold])
+    stargan = {**ist, "live_networks": ["stargan2"]}
+    grid, networks = live_grid([ist, {"profile": "tiny", "seed": 0}, evaluation, other_fold,
+                                stargan])
     assert [(r.dataset, r.method, r.level, r.fold, r.seed) for r in grid.runs] == [
         ("synthetic-grid", "baseline", "2", 0, 0), ("synthetic-grid", "ist", "2", 0, 0),
         ("synthetic-grid", "mixstyle", "2", 0, 0), ("synthetic-grid", "baseline", "2", 1, 0)]
+    assert [(r.dataset, r.method, r.level, r.fold) for r in networks] == [
+        ("synthetic-grid", "stargan2", "2", 0)]
     assert grid.profile == "tiny"
+    # a chapter that uses only a generator still has it trained first
+    grid, networks = live_grid([{**stargan, "live_methods": []}])
+    assert grid.runs == () and [r.method for r in networks] == ["stargan2"]
     assert live_grid([{"profile": "tiny", "seed": 0}, {**ist, "live_methods": []}]) is None
     with pytest.raises(ValueError, match="unknown method"):
         live_grid([{**ist, "live_methods": ["nope"]}])

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from ist_core import experiments, runner
+from ist_core.methods import METHODS
 from ist_core.results import PACKAGE, code_hash, code_status, is_stale, stale_summaries
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,6 +175,34 @@ def test_one_run_left_to_train_trains_in_this_process_more_go_to_workers(tmp_pat
     scores = runner.run_grid(one, workers=2, progress=False, log=None)
     assert calls == [2] and set(scores["seed"]) == {0}  # trained here, not by a worker
     assert runner._to_train(grid) == [grid.runs[1]]
+
+
+def test_jobs_start_with_the_longest_chain_and_never_before_what_they_wait_for():
+    grid = experiments.plan("synthetic-grid", ["baseline", "baseline-knn", "mixstyle", "ist"],
+                            ["2"], profile="tiny")
+    jobs = runner._jobs(grid)
+    order = [(job.kind, job.run.method) for job, _ in jobs]
+    # IST's generator and then IST's run (their chain is the longest) before the rest,
+    # even though the run waits for the generator and the others wait for nothing
+    assert order[:2] == [("generator", "-"), ("run", "ist")]
+    assert set(order[2:]) == {("run", "baseline"), ("run", "baseline-knn"), ("run", "mixstyle")}
+    position = {job: i for i, (job, _) in enumerate(jobs)}
+    assert all(position[dep] < position[job] for job, deps in jobs for dep in deps)
+
+
+def test_networks_are_trained_without_their_runs(tmp_path, monkeypatch):
+    grid = experiments.plan("synthetic-grid", ["baseline"], ["iid"], profile="tiny",
+                            runs=tmp_path)
+    generators = experiments.plan("synthetic-grid", ["stargan2"], ["2"], profile="tiny")
+    trained = []
+    monkeypatch.setattr(METHODS["stargan2"], "train_fold_network",
+                        lambda self, setup, progress=True: trained.append(setup.split))
+    scores = runner.run_grid(grid, workers=1, progress=False, log=None,
+                             networks=generators.runs)
+    assert trained == ["level2-fold0"]
+    assert set(scores["method"]) == {"baseline"}  # StarGAN v2's predictor was not trained
+    with pytest.raises(ValueError, match="baseline shares no per-fold network"):
+        runner._jobs(grid, networks=grid.runs)
 
 
 def _naive_iid(runs: Path, threads: int):
