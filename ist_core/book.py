@@ -242,8 +242,10 @@ def _execute(selected, root: Path, resolved: dict, executed: Path, stage: Path,
              jobs: int = 1) -> None:
     """Run each ``selected`` chapter with papermill into ``executed`` and stage it, ``jobs``
     at a time in book order (each in a process of its own that waits on the chapter's
-    kernel); ``resolved`` maps each to :func:`_resolved`'s ``(given, values)``. On a
-    failure the chapters already running finish and no later one starts."""
+    kernel, whose BLAS and OpenMP then use one thread: two kernels of two threads each on
+    two cores spin against each other, several times slower); ``resolved`` maps each to
+    :func:`_resolved`'s ``(given, values)``. On a failure the chapters already running
+    finish and no later one starts."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -272,7 +274,8 @@ def _execute(selected, root: Path, resolved: dict, executed: Path, stage: Path,
             finished(md, rel, out, _run_chapter(md, rel, out, given), start)
         return
     running, failure = {}, None
-    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=mp.get_context("spawn"),
+                             initializer=_one_thread_kernels) as pool:
         queue = list(tasks)
         while queue or running:
             while queue and len(running) < jobs and failure is None:
@@ -292,6 +295,12 @@ def _execute(selected, root: Path, resolved: dict, executed: Path, stage: Path,
                 finished(md, rel, out, notes, start)
     if failure is not None:
         raise failure
+
+
+def _one_thread_kernels() -> None:
+    """In a process that runs chapters beside others: the kernels it starts inherit this."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = "1"
 
 
 def _run_chapter(md: Path, rel: Path, out: Path, given: dict) -> list[str]:

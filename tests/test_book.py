@@ -183,19 +183,22 @@ def _meet(folder: Path, me: str, other: str) -> str:
     return (f"import pathlib, time\nhere = pathlib.Path({str(folder)!r})\n"
             f"(here / {me!r}).touch()\nfor _ in range(600):\n"
             f"    if (here / {other!r}).exists():\n        break\n    time.sleep(0.1)\n"
-            f"else:\n    raise TimeoutError('{other} never ran beside {me}')\nprint('met', {other!r})")
+            f"else:\n    raise TimeoutError('{other} never ran beside {me}')\nprint('met', {other!r})\n"
+            "import os\nprint('threads', os.environ.get('OMP_NUM_THREADS'))")
 
 
-def test_chapters_run_jobs_at_a_time_and_a_failure_stops_the_later_ones(tmp_path, capsys):
+def test_chapters_run_jobs_at_a_time_and_a_failure_stops_the_later_ones(tmp_path, capsys,
+                                                                        monkeypatch):
     meet = tmp_path / "meet"
     meet.mkdir()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # kernels beside each other get one each
     book = make_book(tmp_path / "b", {"one": _meet(meet, "one", "two"),
                                      "two": _meet(meet, "two", "one")})
     stage = run_book("tiny", root=book, build=False, jobs=2)
     for name, other in (("one", "two"), ("two", "one")):
         nb = nbformat.read(stage / "book" / f"{name}.ipynb", as_version=4)
-        assert f"met {other}" in "".join(o.get("text", "") for c in nb.cells
-                                         for o in c.get("outputs", []))
+        printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+        assert f"met {other}" in printed and "threads 1" in printed
     out = capsys.readouterr().out
     assert out.index("[2/2] two") < out.index("one done in")  # both started before either ended
     book = make_book(tmp_path / "c", {
