@@ -124,3 +124,20 @@ def test_rate_sentence_gives_the_ratio_of_the_two_generators():
     text = report.describe_rates({"IST generator": 300.0, "StarGAN v2": 60.0}, "a CPU")
     assert "On a CPU, IST's generator trains at 300 images/s and StarGAN v2 at 60" in text
     assert "**5.0 times**" in text
+
+
+def test_budgets_add_up_the_logged_seconds_of_each_generator(tmp_path):
+    from ist_core.profiles import get_profile
+
+    for name, seconds in (("stargan", [10.0, 20.0, 30.0]), ("generator", [5.0, 15.0]),
+                          ("encoder", [2.5, 2.5])):
+        (tmp_path / name).mkdir()
+        pd.DataFrame({"step": range(len(seconds)), "adv": 0.1, "seconds": seconds}).to_csv(
+            tmp_path / name / "losses.csv", index=False)
+    seconds = {label: report.training_seconds(tmp_path / name) for label, name in
+               [("StarGAN v2", "stargan"), ("IST generator", "generator"),
+                ("IST encoder", "encoder")]}
+    assert seconds == {"StarGAN v2": 60.0, "IST generator": 20.0, "IST encoder": 5.0}
+    text = report.describe_budgets("quick", get_profile("quick"), 10000, seconds)
+    assert "60 s for StarGAN v2 and 20 s for IST's generator plus 5 s" in text
+    assert "2.4 times as long" in text  # 60 / (20 + 5)

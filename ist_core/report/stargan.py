@@ -5,6 +5,8 @@ training rates."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -13,7 +15,7 @@ from .plotting import figure, scatter_groups, to_rgb, umap_model
 
 __all__ = ["plot_counterfactual_differences", "plot_predictor_umaps", "rate_table",
            "describe_sizes", "describe_generators", "describe_stargan_iid", "mixing_table",
-           "describe_mixing", "describe_rates"]
+           "describe_mixing", "describe_rates", "training_seconds", "describe_budgets"]
 
 # The networks a re-rendering from a reference image runs, per method, and those its
 # adversarial training updates, as named in the chapter's network table.
@@ -212,3 +214,26 @@ def describe_rates(rates: dict, where: str) -> str:
             "one StarGAN v2 iteration holds: two discriminator and two generator updates, each "
             "generator update rendering three images and reading styles with the style encoder, "
             "against IST's one update of each network.")
+
+
+def training_seconds(run_folder) -> float:
+    """Seconds of training that a network's ``losses.csv`` records (its logged intervals
+    added up; a resumed run counts only what it trained)."""
+    return float(pd.read_csv(Path(run_folder) / "losses.csv")["seconds"].sum())
+
+
+def describe_budgets(profile: str, prof, paper_steps: int, seconds: dict) -> str:
+    """The two generators' training budgets at ``profile`` (``prof``: its
+    :class:`~ist_core.profiles.Profile`) and at ``paper`` (``paper_steps``), with the
+    seconds their logs record (``seconds``: ``StarGAN v2``, ``IST generator``, ``IST
+    encoder``: :func:`training_seconds`)."""
+    sg, gen, enc = seconds["StarGAN v2"], seconds["IST generator"], seconds["IST encoder"]
+    return (f"At the `{profile}` profile StarGAN v2 trains for {prof.stargan_steps} iterations "
+            f"and IST's generator for {prof.ist_steps} steps, both at batch {prof.batch_size}. "
+            "Each StarGAN v2 iteration holds two discriminator and two generator updates "
+            f"against IST's one of each. Their training logs record {sg:.0f} s for StarGAN v2 "
+            f"and {gen:.0f} s for IST's generator plus {enc:.0f} s for its encoder, so StarGAN "
+            f"v2 took {sg / (gen + enc):.1f} times as long (as these runs were trained, on their "
+            "machine and threads; the speed section below compares the two on equal terms). The `paper` "
+            f"profile gives both {paper_steps} steps; the paper trained StarGAN v2 for 75,000 "
+            "iterations.")
