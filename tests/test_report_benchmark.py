@@ -41,3 +41,24 @@ def test_calibration_checks_are_told_with_each_missed_target():
     assert "naive at level 1, 0.67 where the target is at most 0.5 x IID" in text
     assert "oracle" not in text  # its targets hold
     assert "no target" in report.describe_checks(checks.iloc[:0], "GRID")
+
+
+def _sweep(gains):
+    rows = []
+    for value, gain in gains.items():
+        for fold in (0, 1):
+            rows += [{"row": "naive", "level": "2", "fold": fold, "knob": "degradation",
+                      "knob_value": value, "value": 0.3},
+                     {"row": "oracle", "level": "2", "fold": fold, "knob": "degradation",
+                      "knob_value": value, "value": 0.3 + gain}]
+    return pd.DataFrame(rows)
+
+
+def test_sweep_sentence_lists_the_bounds_gain_and_says_when_half_of_it_is_gone():
+    kept = report.describe_sweep(_sweep({0: 0.6, 1: 0.5, 4: 0.4}), "degradation")
+    assert "+0.60 at degradation = 0, +0.50 at degradation = 1, +0.40 at degradation = 4" in kept
+    assert "keeps more than half of its gain" in kept
+    lost = report.describe_sweep(_sweep({0: 0.6, 2: 0.2, 4: 0.25}), "degradation")
+    assert "by degradation = 2 a perfect transfer has lost more than half" in lost
+    assert "no oracle" in report.describe_sweep(_sweep({0: 0.6}).query("row == 'naive'"),
+                                                "degradation")

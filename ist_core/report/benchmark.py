@@ -10,7 +10,7 @@ import pandas as pd
 from ..methods import METHODS
 from .plotting import figure
 
-__all__ = ["plot_sweep", "describe_checks"]
+__all__ = ["plot_sweep", "describe_sweep", "describe_checks"]
 
 # Colour and marker per role of a method (ist_core.methods.ROLES), and for the
 # calibration's nuisance-free row.
@@ -64,3 +64,23 @@ def plot_sweep(scores: pd.DataFrame, knob: str, level: str = "2", title: str = "
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def describe_sweep(scores: pd.DataFrame, knob: str, level: str = "2",
+                   bound: str = "oracle", naive: str = "naive") -> str:
+    """What :func:`plot_sweep` shows, in a sentence: the ``bound`` row's gain over the
+    ``naive`` row at ``level`` (mean macro-F1 over folds and seeds) at each value of
+    ``knob``, and whether it falls below half of its gain at the smallest value."""
+    data = scores[(scores["knob"] == knob) & (scores["level"].astype(str) == str(level))]
+    means = data.groupby(["row", "knob_value"])["value"].mean().unstack("row")
+    if bound not in means or naive not in means:
+        return f"The sweep has no {bound} or no {naive} row at {LEVELS.get(str(level), level)}."
+    gain = (means[bound] - means[naive]).sort_index()
+    listed = ", ".join(f"{gain[v]:+.2f} at {knob} = {v:g}" for v in gain.index)
+    first, worst = gain.iloc[0], gain.min()
+    verdict = (f"so over this range a perfect transfer keeps more than half of its gain"
+               if worst > first / 2 else
+               f"so by {knob} = {gain.idxmin():g} a perfect transfer has lost more than half "
+               "of its gain")
+    return (f"At {LEVELS.get(str(level), level)} the {bound} row's gain over the {naive} "
+            f"row (mean macro-F1 over folds and seeds) is {listed}; {verdict}.")
