@@ -179,9 +179,10 @@ def run_grid(grid: Grid, workers: int = 1, progress: bool = True, log=print,
     """Run every job of ``grid`` (finished runs are skipped, broken ones resume) and return
     the tidy scores of all its runs. ``networks`` (runs, e.g. of another :func:`plan`) adds
     the per-fold network each of their methods shares (a generator), without their runs:
-    trained beside the grid for a reader that uses the network itself. ``workers`` > 1 trains that many jobs at once in
-    separate processes with one thread each (on a CPU with few cores this beats one
-    process with several threads); with one run left to train it trains here. On the CPU
+    trained beside the grid for a reader that uses the network itself. ``workers`` > 1
+    trains that many jobs at once in separate processes with one thread each (on a CPU
+    with few cores this beats one process with several threads); with one run left to
+    train it trains here. On the CPU
     every run trains on one thread (:func:`_cpu_threads`). On a GPU keep 1. ``log`` gets
     one line per finished run.
     ``train=False`` trains nothing and only completes what stored features allow (see

@@ -202,8 +202,10 @@ def test_chapters_run_jobs_at_a_time_and_a_failure_stops_the_later_ones(tmp_path
     out = capsys.readouterr().out
     assert out.index("[2/2] two") < out.index("one done in")  # both started before either ended
     book = make_book(tmp_path / "c", {
-        "fine": "import time\ntime.sleep(3)\nprint('fine ran')",
-        "broken": "raise ValueError('the fold has no test cells')",
+        # "fine" outlasts "broken" whichever kernel starts first: it waits for its mark
+        "fine": _meet(meet, "fine", "broken") + "\nimport time\ntime.sleep(5)",
+        "broken": f"import pathlib\n(pathlib.Path({str(meet)!r}) / 'broken').touch()\n"
+                  "raise ValueError('the fold has no test cells')",
         "after": "print('never')",
     })
     with pytest.raises(BookError, match="chapter 'broken'.*ValueError: the fold has no test"):

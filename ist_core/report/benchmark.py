@@ -78,7 +78,7 @@ def describe_sweep(scores: pd.DataFrame, knob: str, level: str = "2",
     gain = (means[bound] - means[naive]).sort_index()
     listed = ", ".join(f"{gain[v]:+.2f} at {knob} = {v:g}" for v in gain.index)
     first, worst = gain.iloc[0], gain.min()
-    verdict = (f"so over this range a perfect transfer keeps more than half of its gain"
+    verdict = ("so over this range a perfect transfer keeps more than half of its gain"
                if worst > first / 2 else
                f"so by {knob} = {gain.idxmin():g} a perfect transfer has lost more than half "
                "of its gain")

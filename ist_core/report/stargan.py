@@ -234,6 +234,6 @@ def describe_budgets(profile: str, prof, paper_steps: int, seconds: dict) -> str
             f"against IST's one of each. Their training logs record {sg:.0f} s for StarGAN v2 "
             f"and {gen:.0f} s for IST's generator plus {enc:.0f} s for its encoder, so StarGAN "
             f"v2 took {sg / (gen + enc):.1f} times as long (as these runs were trained, on their "
-            "machine and threads; the speed section below compares the two on equal terms). The `paper` "
-            f"profile gives both {paper_steps} steps; the paper trained StarGAN v2 for 75,000 "
-            "iterations.")
+            "machine and threads; the speed section below compares the two on equal terms). "
+            f"The `paper` profile gives both {paper_steps} steps; the paper trained StarGAN v2 "
+            "for 75,000 iterations.")
